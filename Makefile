@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Host-side entry points. The kernel build itself is driven by
+# scripts/build (the project is built in-tree as mm/zero_page/, see Kbuild).
+
+.PHONY: all setup build build-debug run check bench stress clean distclean help
+
+all: build
+
+help:
+	@echo "make run    build, boot the guest and show the feature working"
+	@echo "make check  build the debug kernel and run every kselftest in the guest"
+	@echo "make bench  baseline vs pre-zeroed benchmark (same boot, ratios)"
+	@echo "make setup  install what the build needs (idempotent)"
+	@echo "make build  build the fast kernel, modules, tests and initramfs"
+
+setup:
+	scripts/setup
+
+build:
+	scripts/build
+
+build-debug:
+	scripts/build --debug
+
+run:
+	scripts/run
+
+check:
+	scripts/check
+
+clean:
+	rm -rf build
+
+# Also forget the cached kernel trees and builds.
+distclean: clean
+	rm -rf $${ZERO_PAGE_CACHE:-$$HOME/.cache/zero_page}
