@@ -29,6 +29,9 @@ run:
 check:
 	scripts/check
 
+bench:
+	scripts/bench
+
 clean:
 	rm -rf build
 

@@ -2,10 +2,10 @@
 /*
  * populate - time how long it takes to fault in anonymous memory.
  *
- *   populate [-m thp|4k|hugetlb] [-s MiB] [-n ITERATIONS] [-l]
+ *   populate [-m thp|4k|hugetlb|hugetlb1g] [-s MiB] [-n ITERATIONS] [-l]
  *
  * Maps SIZE MiB of private anonymous memory (THP on or off, or hugetlb
- * with MAP_HUGETLB), populates it with MADV_POPULATE_WRITE (or mlock()
+ * with MAP_HUGETLB, default or 1 GiB pages), populates it with MADV_POPULATE_WRITE (or mlock()
  * with -l), checks that every byte reads back zero, unmaps it, and prints
  * one line per iteration: "populate: <mode> <MiB> <seconds>".
  * Exits 1 if any byte was not zero.
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,12 +50,13 @@ int main(int argc, char **argv)
 		case 'n': iterations = atoi(optarg); break;
 		case 'l': use_mlock = 1; break;
 		default:
-			fprintf(stderr, "usage: %s [-m thp|4k|hugetlb] [-s MiB] [-n N] [-l]\n",
+			fprintf(stderr, "usage: %s [-m thp|4k|hugetlb|hugetlb1g] [-s MiB] [-n N] [-l]\n",
 				argv[0]);
 			return 2;
 		}
 	}
-	if (strcmp(mode, "thp") && strcmp(mode, "4k") && strcmp(mode, "hugetlb")) {
+	if (strcmp(mode, "thp") && strcmp(mode, "4k") && strcmp(mode, "hugetlb") &&
+	    strcmp(mode, "hugetlb1g")) {
 		fprintf(stderr, "populate: unknown mode '%s'\n", mode);
 		return 2;
 	}
@@ -67,6 +69,8 @@ int main(int argc, char **argv)
 
 		if (!strcmp(mode, "hugetlb"))
 			flags |= MAP_HUGETLB;
+		else if (!strcmp(mode, "hugetlb1g"))
+			flags |= MAP_HUGETLB | (30 << MAP_HUGE_SHIFT);
 		p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
 		if (p == MAP_FAILED) {
 			fprintf(stderr, "populate: mmap: %s\n", strerror(errno));
