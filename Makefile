@@ -11,6 +11,7 @@ help:
 	@echo "make run    build, boot the guest and show the feature working"
 	@echo "make check  build the debug kernel and run every kselftest in the guest"
 	@echo "make bench  baseline vs pre-zeroed benchmark (same boot, ratios)"
+	@echo "make stress long torture run (10^6 checked allocations) on the debug kernel"
 	@echo "make setup  install what the build needs (idempotent)"
 	@echo "make build  build the fast kernel, modules, tests and initramfs"
 
@@ -31,6 +32,9 @@ check:
 
 bench:
 	scripts/bench
+
+stress:
+	scripts/stress
 
 clean:
 	rm -rf build
