@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The only place of the module that touches raw bindings, the hugetlb framework and the C shims.
+//!
+//! It offers safe wrappers for:
+//!
+//! - one huge page size on one node ([`NodeHstate`]): its counts, and zeroing one free huge page,
+//! - files added to every per-node hstate directory ([`NodeAttr`], [`NodeAttrRegistration`]),
+//! - the `/sys/kernel/mm/<name>` directory ([`KobjDir`]) and its static read-only files
+//!   ([`Attribute`], [`AttrList`], [`AttrGroup`]),
+//! - the framework's global statistics.
+//!
+//! C headers: [`include/linux/hugetlb.h`](srctree/include/linux/hugetlb.h),
+//! [`include/linux/kobject.h`](srctree/include/linux/kobject.h),
+//! [`include/linux/sysfs.h`](srctree/include/linux/sysfs.h).
+
+use core::{
+    marker::{PhantomData, PhantomPinned},
+    ptr::{self, NonNull},
+};
+
+use kernel::{
+    bindings, c_str,
+    error::{code::*, from_result},
+    ffi::{c_char, c_int, c_ulong},
+    prelude::*,
+    str::CStr,
+    types::Opaque,
+};
+
+/// `struct hstate`, only ever handled through pointers.
+#[repr(C)]
+struct Hstate {
+    _data: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
+/// `struct folio`, only ever handled through pointers.
+#[repr(C)]
+struct Folio {
+    _data: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
+// The hugetlb pre-zeroing framework, `mm/hugetlb.c`, prototypes in `include/linux/hugetlb.h`.
+extern "C" {
+    fn hugetlb_zero_take_folio(h: *mut Hstate, nid: c_int) -> *mut Folio;
+    fn hugetlb_zero_finish_folio(h: *mut Hstate, folio: *mut Folio);
+    fn hugetlb_zero_nr_zeroable(h: *mut Hstate, nid: c_int) -> c_ulong;
+    fn hugetlb_zero_nr_zeroed(h: *mut Hstate, nid: c_int) -> c_ulong;
+    fn hugetlb_zero_nr_hits(h: *mut Hstate) -> c_ulong;
+    fn hugetlb_zero_nr_waits(h: *mut Hstate) -> c_ulong;
+    fn hugetlb_node_attr_register(attr: *mut bindings::kobj_attribute, notify: bool) -> c_int;
+    fn hugetlb_node_attr_unregister(attr: *mut bindings::kobj_attribute);
+    fn hugetlb_node_kobj_hstate(kobj: *mut bindings::kobject, nidp: *mut c_int) -> *mut Hstate;
+}
+
+// The shims of `src/hugetlb_prezero_shim.c`, prototypes in `include/hugetlb_prezero_shim.h`.
+//
+// `struct page` is not FFI-safe in the eyes of rustc (bindgen bitfields and unions), as in
+// `rust/bindings/lib.rs`.
+#[expect(improper_ctypes)]
+extern "C" {
+    fn zh_folio_nr_pages(folio: *mut Folio) -> c_ulong;
+    fn zh_folio_page(folio: *mut Folio, n: c_ulong) -> *mut bindings::page;
+    fn zh_clear_highpage(page: *mut bindings::page);
+    fn zh_cond_resched();
+}
+
+/// Size of a base page in bytes.
+const PAGE_SIZE: u64 = bindings::PAGE_SIZE as u64;
+
+/// Base pages cleared between two `cond_resched()` calls: 2 MiB with 4 KiB pages.
+const CLEAR_CHUNK: c_ulong = 512;
+
+/// Yields the CPU if a reschedule is pending (`cond_resched()`).
+pub(crate) fn cond_resched() {
+    // SAFETY: Only called from process context without locks held (a sysfs writer).
+    unsafe { zh_cond_resched() }
+}
+
+/// Allocations for users that got a zeroed huge page and skipped the clear, all sizes.
+pub(crate) fn nr_hits() -> u64 {
+    // SAFETY: A NULL hstate asks for the sum over all hstates.
+    let nr = unsafe { hugetlb_zero_nr_hits(ptr::null_mut()) };
+    nr as u64
+}
+
+/// Allocations that took a huge page being zeroed and waited for it, all sizes.
+pub(crate) fn nr_waits() -> u64 {
+    // SAFETY: A NULL hstate asks for the sum over all hstates.
+    let nr = unsafe { hugetlb_zero_nr_waits(ptr::null_mut()) };
+    nr as u64
+}
+
+/// One huge page size on one node: the pair behind a
+/// `/sys/devices/system/node/nodeN/hugepages/hugepages-<size>kB` directory.
+///
+/// # Invariants
+///
+/// `h` points to an entry of the kernel's static `hstates[]` array, which lives as long as the
+/// kernel, and `nid` is a node id below `MAX_NUMNODES`.
+#[derive(Clone, Copy)]
+pub(crate) struct NodeHstate {
+    h: NonNull<Hstate>,
+    nid: c_int,
+}
+
+impl NodeHstate {
+    /// Maps the kobject of a per-node hstate directory back to its hstate and node.
+    ///
+    /// # Safety
+    ///
+    /// `kobj` must be a valid kobject, e.g. the one passed to an attribute's callback.
+    unsafe fn from_kobj(kobj: *mut bindings::kobject) -> Result<Self> {
+        let mut nid: c_int = 0;
+        // SAFETY: `kobj` is valid by the safety requirements and `nid` a valid output location;
+        // the lookup never dereferences `kobj` and returns NULL for a foreign kobject.
+        let h = unsafe { hugetlb_node_kobj_hstate(kobj, &mut nid) };
+        // INVARIANT: A non-NULL result is an entry of `hstates[]`, and `nid` the index of a node
+        // directory, below `MAX_NUMNODES`.
+        NonNull::new(h).map(|h| Self { h, nid }).ok_or(ENODEV)
+    }
+
+    /// Free huge pages on the node that are neither zeroed nor being zeroed.
+    pub(crate) fn nr_zeroable(&self) -> u64 {
+        // SAFETY: `h` and `nid` are valid by the type invariant.
+        let nr = unsafe { hugetlb_zero_nr_zeroable(self.h.as_ptr(), self.nid) };
+        nr as u64
+    }
+
+    /// Free huge pages on the node that are known to be zero.
+    pub(crate) fn nr_zeroed(&self) -> u64 {
+        // SAFETY: `h` and `nid` are valid by the type invariant.
+        let nr = unsafe { hugetlb_zero_nr_zeroed(self.h.as_ptr(), self.nid) };
+        nr as u64
+    }
+
+    /// Zeroes one free huge page of the node that is neither zeroed nor being zeroed.
+    ///
+    /// Returns the number of bytes cleared, or `None` if there was no such page. Runs in the
+    /// caller's context and may sleep; it is not interruptible.
+    pub(crate) fn zero_one(&self) -> Option<u64> {
+        // SAFETY: `h` and `nid` are valid by the type invariant.
+        let folio = unsafe { hugetlb_zero_take_folio(self.h.as_ptr(), self.nid) };
+        if folio.is_null() {
+            return None;
+        }
+        // SAFETY: The framework handed us `folio` to zero: nobody uses or frees it until
+        // `hugetlb_zero_finish_folio()`, so it stays a valid large folio.
+        let nr = unsafe { zh_folio_nr_pages(folio) };
+        for i in 0..nr {
+            // SAFETY: `i` is below the number of pages of `folio`, whose memory is ours to write
+            // (see above).
+            unsafe { zh_clear_highpage(zh_folio_page(folio, i)) };
+            if i % CLEAR_CHUNK == CLEAR_CHUNK - 1 {
+                cond_resched();
+            }
+        }
+        // SAFETY: Every byte of `folio`, taken from `h` above, is now zero, and we do not touch
+        // it again.
+        unsafe { hugetlb_zero_finish_folio(self.h.as_ptr(), folio) };
+        Some(nr as u64 * PAGE_SIZE)
+    }
+}
+
+/// A file in every per-node hstate directory.
+///
+/// The callbacks run in the context of the process reading or writing the file and may sleep.
+pub(crate) trait NodeFile {
+    /// File name.
+    const NAME: &'static CStr;
+
+    /// Returns the number shown when the file is read.
+    fn show(node: NodeHstate) -> Result<u64>;
+
+    /// Handles what is written to the file: `input` is the text, without the NUL sysfs adds.
+    fn store(_node: NodeHstate, _input: &[u8]) -> Result {
+        Err(EINVAL)
+    }
+}
+
+/// A static `struct kobj_attribute` for a [`NodeFile`].
+#[repr(transparent)]
+pub(crate) struct NodeAttr(Opaque<bindings::kobj_attribute>);
+
+// SAFETY: The attribute is only read by the sysfs core after initialization (and lockdep uses
+// the address of its embedded key); it is never mutated from Rust.
+unsafe impl Sync for NodeAttr {}
+
+impl NodeAttr {
+    /// A file readable by everyone (0444).
+    pub(crate) const fn ro<T: NodeFile>() -> Self {
+        Self::build::<T>(0o444, false)
+    }
+
+    /// A file readable by everyone and writable by root (0644).
+    pub(crate) const fn rw<T: NodeFile>() -> Self {
+        Self::build::<T>(0o644, true)
+    }
+
+    const fn build<T: NodeFile>(mode: u16, store: bool) -> Self {
+        Self(Opaque::new(bindings::kobj_attribute {
+            attr: bindings::attribute {
+                name: T::NAME.as_char_ptr(),
+                mode,
+                // SAFETY: The lockdep fields (if any) are a bitfield and a key, valid as zero.
+                ..unsafe { core::mem::zeroed() }
+            },
+            show: Some(node_show_callback::<T>),
+            store: if store {
+                Some(node_store_callback::<T>)
+            } else {
+                None
+            },
+        }))
+    }
+}
+
+/// A [`NodeAttr`] added to every per-node hstate directory, present and future.
+///
+/// # Invariants
+///
+/// `attr` is registered with `hugetlb_node_attr_register()`.
+pub(crate) struct NodeAttrRegistration {
+    attr: &'static NodeAttr,
+}
+
+impl NodeAttrRegistration {
+    /// Adds `attr` to every per-node hstate directory. If `notify`, pollers of the file are woken
+    /// (rate limited) when huge pages that can be zeroed are freed on the node.
+    ///
+    /// The callbacks of `attr` may run as soon as this returns and until the object is dropped.
+    pub(crate) fn new(attr: &'static NodeAttr, notify: bool) -> Result<Self> {
+        // SAFETY: `attr` is a static attribute whose callbacks are valid for its whole life.
+        let ret = unsafe { hugetlb_node_attr_register(attr.0.get(), notify) };
+        if ret != 0 {
+            return Err(Error::from_errno(ret));
+        }
+        // INVARIANT: The registration succeeded.
+        Ok(Self { attr })
+    }
+}
+
+impl Drop for NodeAttrRegistration {
+    fn drop(&mut self) {
+        // SAFETY: `attr` is registered by the type invariant. Unregistering removes its files,
+        // waiting for running callbacks, which take no lock the caller may hold.
+        unsafe { hugetlb_node_attr_unregister(self.attr.0.get()) };
+    }
+}
+
+/// The `show` callback of the [`NodeAttr`] of `T`.
+///
+/// # Safety
+///
+/// Must only be called by sysfs with a valid `kobj` and `buf` pointing to a `PAGE_SIZE` buffer.
+unsafe extern "C" fn node_show_callback<T: NodeFile>(
+    kobj: *mut bindings::kobject,
+    _attr: *mut bindings::kobj_attribute,
+    buf: *mut c_char,
+) -> isize {
+    from_result(|| {
+        // SAFETY: sysfs passes the valid kobject of the file's directory.
+        let node = unsafe { NodeHstate::from_kobj(kobj) }?;
+        let value = T::show(node)?;
+        // SAFETY: `buf` is the page-aligned `PAGE_SIZE` sysfs buffer and the format string
+        // consumes one `unsigned long long`.
+        let len = unsafe { bindings::sysfs_emit(buf, c_str!("%llu\n").as_char_ptr(), value) };
+        Ok(len as isize)
+    })
+}
+
+/// The `store` callback of the [`NodeAttr`] of `T`.
+///
+/// # Safety
+///
+/// Must only be called by sysfs with a valid `kobj` and `buf` pointing to `count` bytes, as
+/// `kernfs_fop_write_iter()` guarantees.
+unsafe extern "C" fn node_store_callback<T: NodeFile>(
+    kobj: *mut bindings::kobject,
+    _attr: *mut bindings::kobj_attribute,
+    buf: *const c_char,
+    count: usize,
+) -> isize {
+    from_result(|| {
+        // SAFETY: `buf` holds `count` bytes.
+        let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
+        // SAFETY: sysfs passes the valid kobject of the file's directory.
+        let node = unsafe { NodeHstate::from_kobj(kobj) }?;
+        T::store(node, input)?;
+        isize::try_from(count).map_err(|_| EINVAL)
+    })
+}
+
+/// A directory under `/sys/kernel/mm` holding one static attribute group.
+///
+/// # Invariants
+///
+/// `kobj` is a valid kobject created by `kobject_create_and_add()` whose directory holds the
+/// files of a static group; the object owns one reference.
+pub(crate) struct KobjDir {
+    kobj: *mut bindings::kobject,
+}
+
+// SAFETY: kobjects are reference counted and usable from any thread.
+unsafe impl Send for KobjDir {}
+
+// SAFETY: `KobjDir` has no `&self` methods.
+unsafe impl Sync for KobjDir {}
+
+impl KobjDir {
+    /// Creates `/sys/kernel/mm/<name>` with the files of `group`.
+    ///
+    /// The `show` callbacks of `group` may run as soon as this returns and until the object is
+    /// dropped.
+    pub(crate) fn new(name: &'static CStr, group: &'static AttrGroup) -> Result<Self> {
+        // SAFETY: `mm_kobj` is set up by `mm_sysfs_init()` at boot, long before modules load,
+        // and never changes.
+        let parent = unsafe { bindings::mm_kobj };
+        // SAFETY: `name` is a NUL-terminated string and `parent` a valid kobject.
+        let kobj = unsafe { bindings::kobject_create_and_add(name.as_char_ptr(), parent) };
+        if kobj.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: `kobj` is valid and `group` is a static, NULL-terminated attribute group.
+        let ret = unsafe { bindings::sysfs_create_group(kobj, group.0.get()) };
+        if ret != 0 {
+            // SAFETY: We own the only reference to `kobj`.
+            unsafe { bindings::kobject_put(kobj) };
+            return Err(Error::from_errno(ret));
+        }
+        // INVARIANT: `kobj` is valid and holds the files of `group`.
+        Ok(Self { kobj })
+    }
+}
+
+impl Drop for KobjDir {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant `kobj` is valid. `kobject_del()` removes the directory
+        // and its files now, waiting for running `show` callbacks, even if the final put is
+        // delayed (CONFIG_DEBUG_KOBJECT_RELEASE). We then drop our reference.
+        unsafe {
+            bindings::kobject_del(self.kobj);
+            bindings::kobject_put(self.kobj);
+        }
+    }
+}
+
+/// A read-only sysfs file whose content is an unsigned decimal number.
+pub(crate) trait NumberFile {
+    /// File name.
+    const NAME: &'static CStr;
+
+    /// Returns the value shown when the file is read.
+    fn show() -> u64;
+}
+
+/// A static read-only `struct kobj_attribute` for a [`NumberFile`].
+#[repr(transparent)]
+pub(crate) struct Attribute(Opaque<bindings::kobj_attribute>);
+
+// SAFETY: The attribute is only read by the sysfs core after initialization (and lockdep uses
+// the address of its embedded key); it is never mutated from Rust.
+unsafe impl Sync for Attribute {}
+
+impl Attribute {
+    /// A file readable by everyone (0444).
+    pub(crate) const fn ro<T: NumberFile>() -> Self {
+        Self(Opaque::new(bindings::kobj_attribute {
+            attr: bindings::attribute {
+                name: T::NAME.as_char_ptr(),
+                mode: 0o444,
+                // SAFETY: The lockdep fields (if any) are a bitfield and a key, valid as zero.
+                ..unsafe { core::mem::zeroed() }
+            },
+            show: Some(show_callback::<T>),
+            store: None,
+        }))
+    }
+
+    const fn as_raw(&'static self) -> *mut bindings::attribute {
+        // `attr` is the first field of the `#[repr(C)]` `struct kobj_attribute`.
+        self.0.get().cast::<bindings::attribute>()
+    }
+}
+
+/// A NULL-terminated array of attribute pointers, for an [`AttrGroup`].
+pub(crate) struct AttrList<const N: usize>([*mut bindings::attribute; N]);
+
+// SAFETY: The array is never written after its constant initialization.
+unsafe impl<const N: usize> Sync for AttrList<N> {}
+
+impl<const N: usize> AttrList<N> {
+    /// Builds the list; the last element must be `None`, the others `Some`.
+    pub(crate) const fn new(attrs: [Option<&'static Attribute>; N]) -> Self {
+        let mut raw = [ptr::null_mut(); N];
+        let mut i = 0;
+        while i < N {
+            if let Some(attr) = attrs[i] {
+                raw[i] = attr.as_raw();
+            } else {
+                assert!(i == N - 1, "only the last attribute may be None");
+            }
+            i += 1;
+        }
+        assert!(
+            N > 0 && attrs[N - 1].is_none(),
+            "the list must end with None"
+        );
+        Self(raw)
+    }
+}
+
+/// A static, unnamed `struct attribute_group` (its files go straight into the directory).
+#[repr(transparent)]
+pub(crate) struct AttrGroup(Opaque<bindings::attribute_group>);
+
+// SAFETY: The group is only read by the sysfs core.
+unsafe impl Sync for AttrGroup {}
+
+impl AttrGroup {
+    /// Builds a group from a static attribute list.
+    pub(crate) const fn new<const N: usize>(list: &'static AttrList<N>) -> Self {
+        Self(Opaque::new(bindings::attribute_group {
+            attrs: list.0.as_ptr().cast_mut(),
+            // SAFETY: The other fields (name, visibility callbacks, binary attributes) are
+            // valid as NULL.
+            ..unsafe { core::mem::zeroed() }
+        }))
+    }
+}
+
+/// The `show` callback of the [`Attribute`] of `T`.
+///
+/// # Safety
+///
+/// Must only be called by sysfs with `buf` pointing to a `PAGE_SIZE` buffer.
+unsafe extern "C" fn show_callback<T: NumberFile>(
+    _kobj: *mut bindings::kobject,
+    _attr: *mut bindings::kobj_attribute,
+    buf: *mut c_char,
+) -> isize {
+    // SAFETY: `buf` is the page-aligned `PAGE_SIZE` sysfs buffer and the format string consumes
+    // one `unsigned long long`.
+    unsafe { bindings::sysfs_emit(buf, c_str!("%llu\n").as_char_ptr(), T::show()) as isize }
+}
