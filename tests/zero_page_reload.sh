@@ -22,7 +22,12 @@ if [ "$(id -u)" != 0 ]; then
 	exit "$KSFT_SKIP"
 fi
 was_loaded=0
-[ -d "$ZP" ] && was_loaded=1
+saved=
+if [ -d "$ZP" ]; then
+	was_loaded=1
+	# Restored at the end: batch_size delay_millisecs mini_order nontemporal enabled
+	saved="$(cat $ZP/batch_size) $(cat $ZP/delay_millisecs) $(cat $ZP/mini_order) $(cat $ZP/nontemporal) $(cat $ZP/enabled)"
+fi
 if [ "$was_loaded" = 0 ] && ! modprobe zero_page 2>/dev/null; then
 	ktap_skip_all "module zero_page is not available"
 	exit "$KSFT_SKIP"
@@ -133,7 +138,16 @@ else
 	ktap_test_fail "reporting usable again after the cycles"
 fi
 echo 0 > "$ZP/enabled"
-[ "$was_loaded" = 1 ] || rmmod zero_page
+if [ "$was_loaded" = 1 ]; then
+	set -- $saved
+	echo "$1" > "$ZP/batch_size"
+	echo "$2" > "$ZP/delay_millisecs"
+	echo "$3" > "$ZP/mini_order"
+	echo "$4" > "$ZP/nontemporal"
+	echo "$5" > "$ZP/enabled"
+else
+	rmmod zero_page
+fi
 
 errors_after=$(dmesg_errors)
 if [ "$errors_after" = "$errors_before" ]; then

@@ -15,8 +15,11 @@
  * page tables (__GFP_ZERO kernel allocations) through sparse touches whose
  * untouched neighbours must read zero. Every freed page is left full of a
  * non-zero pattern so that the next user finds stale data if anything is
- * wrong. When the module offers "verify", it is switched on and its
- * violation counter must stay zero.
+ * wrong. When the kernel offers page_reporting.verify_zeroed, it is switched
+ * on for the run (and restored at the end): every pre-zeroed page is read
+ * when it is allocated, prezero_verify_failed in /proc/vmstat must stay
+ * unchanged and prezero_verify_checked must rise, proving that the check
+ * ran.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,6 +37,7 @@
 #include "kselftest.h"
 
 #define ZP "/sys/kernel/mm/zero_page/"
+#define VERIFY "/sys/module/page_reporting/parameters/verify_zeroed"
 #define SZ_2M (2UL << 20)
 #define PAGE 4096UL
 
@@ -60,17 +64,24 @@ static int write_file(const char *path, const char *val)
 	return ret < 0 ? -errno : 0;
 }
 
-static long read_long(const char *path)
+/* A counter of /proc/vmstat, or -1 if it does not exist. */
+static long long vmstat_get(const char *name)
 {
-	char buf[64] = "";
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
+	char line[256];
+	size_t len = strlen(name);
+	long long val = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
 
-	if (fd < 0)
+	if (!f)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtol(buf, NULL, 0) : -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, name, len) && line[len] == ' ') {
+			val = strtoll(line + len + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
 }
 
 static unsigned long rnd(unsigned long *state)
@@ -241,7 +252,7 @@ static void worker(int id, unsigned long target, int out_fd, int have_mthp)
 			path = P_THP;
 		one_round(path, &seed, &res);
 		for (done = 0, j = 0; j < NR_PATHS; j++)
-			done += path == P_PGTABLE ? 0 : res.pages[j];
+			done += j == P_PGTABLE ? 0 : res.pages[j];
 	}
 	if (write(out_fd, &res, sizeof(res)) != sizeof(res))
 		_exit(2);
@@ -280,7 +291,6 @@ static void controller(unsigned long seed)
 			if (rnd(&seed) % 4 == 0) {
 				if (system("rmmod zero_page 2>/dev/null; modprobe zero_page"))
 					break;
-				write_file(ZP "verify", "1");
 				write_file(ZP "enabled", "1");
 			}
 			break;
@@ -295,7 +305,8 @@ int main(int argc, char **argv)
 	struct result total = {}, res;
 	int workers = 2, opt, i, j, pipefd[2], status, have_mthp = 0, have_verify;
 	unsigned long all = 0, stale = 0;
-	long violations;
+	long long failed0 = -1, checked0 = -1, failed = 0, checked = 0;
+	char saved_verify[8] = "";
 	char saved_mthp[128] = "", *sel = NULL, *end;
 	pid_t ctl, pids[16];
 	FILE *f;
@@ -334,7 +345,17 @@ int main(int argc, char **argv)
 						"always");
 		fclose(f);
 	}
-	have_verify = !write_file(ZP "verify", "1");
+	/* The kernel's verify mode: Y/N, restored at the end. */
+	i = open(VERIFY, O_RDONLY);
+	if (i >= 0) {
+		if (read(i, saved_verify, 1) != 1)
+			saved_verify[0] = '\0';
+		close(i);
+	}
+	failed0 = vmstat_get("prezero_verify_failed");
+	checked0 = vmstat_get("prezero_verify_checked");
+	have_verify = saved_verify[0] && failed0 >= 0 && checked0 >= 0 &&
+		      !write_file(VERIFY, "1");
 	write_file(ZP "enabled", "1");
 	write_file(ZP "flush", "1");
 
@@ -364,7 +385,10 @@ int main(int argc, char **argv)
 	/* Make sure the module is back and was usable after all the reloads. */
 	if (system("modprobe zero_page"))
 		ksft_print_msg("modprobe zero_page failed after the run\n");
-	violations = have_verify ? read_long(ZP "verify_failures") : 0;
+	if (have_verify) {
+		failed = vmstat_get("prezero_verify_failed") - failed0;
+		checked = vmstat_get("prezero_verify_checked") - checked0;
+	}
 
 	for (j = 0; j < NR_PATHS; j++) {
 		if (j == P_MTHP && !have_mthp) {
@@ -380,13 +404,15 @@ int main(int argc, char **argv)
 	ksft_print_msg("%lu pages faulted in all, %lu stale bytes\n", all, stale);
 	ksft_test_result(all >= target && stale == 0, "all paths: zero stale bytes\n");
 	if (have_verify)
-		ksft_test_result(violations == 0,
-				 "verify mode: %ld pre-zeroed pages were not zero\n", violations);
+		ksft_test_result(failed == 0 && checked > 0,
+				 "verify_zeroed: %lld pre-zeroed pages checked, %lld not zero\n",
+				 checked, failed);
 	else
-		ksft_test_result_skip("verify mode not offered by the module\n");
+		ksft_test_result_skip("page_reporting.verify_zeroed not offered by the kernel\n");
 
 	write_file(ZP "enabled", "0");
-	write_file(ZP "verify", "0");
+	if (have_verify)
+		write_file(VERIFY, saved_verify[0] == 'Y' ? "1" : "0");
 	if (have_mthp)
 		write_file("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled", sel);
 	ksft_finished();
