@@ -24,6 +24,9 @@ use kernel::{c_str, current, error::code::*, prelude::*, str::CStr, time::Ktime}
 #[path = "hugetlb_prezero/sys.rs"]
 mod sys;
 
+#[path = "common/sysfs.rs"]
+mod sysfs;
+
 use sys::{
     AttrGroup, AttrList, Attribute, KobjDir, NodeAttr, NodeAttrRegistration, NodeFile, NodeHstate,
     NumberFile,
@@ -151,8 +154,8 @@ macro_rules! stat_file {
         impl NumberFile for $ty {
             const NAME: &'static CStr = c_str!($name);
 
-            fn show() -> u64 {
-                $value
+            fn show() -> Result<u64> {
+                Ok($value)
             }
         }
     };

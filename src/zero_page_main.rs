@@ -31,6 +31,9 @@ use kernel::{
 #[path = "zero_page/sys.rs"]
 mod sys;
 
+#[path = "common/sysfs.rs"]
+mod sysfs;
+
 use sys::{
     AttrGroup, AttrList, Attribute, ClearMethod, KobjDir, NumberFile, ReportBatch, ReportHandler,
     ReportParams, Reporter,

@@ -35,6 +35,13 @@
 #include <unistd.h>
 
 #include "kselftest.h"
+#include "zero_page_common.h"
+
+/* Writes a string to a sysfs file; returns 0 or -errno. */
+static int put(const char *path, const char *val)
+{
+	return write_file(path, val, strlen(val));
+}
 
 #define ZP "/sys/kernel/mm/zero_page/"
 #define VERIFY "/sys/module/page_reporting/parameters/verify_zeroed"
@@ -51,38 +58,6 @@ struct result {
 	unsigned long pages[NR_PATHS];
 	unsigned long stale[NR_PATHS];
 };
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = write(fd, val, strlen(val));
-	close(fd);
-	return ret < 0 ? -errno : 0;
-}
-
-/* A counter of /proc/vmstat, or -1 if it does not exist. */
-static long long vmstat_get(const char *name)
-{
-	char line[256];
-	size_t len = strlen(name);
-	long long val = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, name, len) && line[len] == ' ') {
-			val = strtoll(line + len + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return val;
-}
 
 static unsigned long rnd(unsigned long *state)
 {
@@ -106,21 +81,13 @@ static unsigned long check_and_dirty(unsigned char *p, size_t len)
 	return bad;
 }
 
-static void *map_anon(size_t len, int extra)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | extra, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
 /* A 2 MiB-aligned region of len bytes inside a larger mapping. */
 static unsigned char *map_aligned(size_t len, void **base, size_t *maplen)
 {
 	unsigned char *p;
 
 	*maplen = len + SZ_2M;
-	*base = map_anon(*maplen, 0);
+	*base = map_anon(*maplen, 0, -1);
 	if (!*base)
 		return NULL;
 	p = (unsigned char *)(((uintptr_t)*base + SZ_2M - 1) & ~(SZ_2M - 1));
@@ -137,13 +104,14 @@ static void one_round(enum path path, unsigned long *seed, struct result *res)
 	switch (path) {
 	case P_4K:
 		len = (1 + rnd(seed) % 64) * PAGE;
-		p = map_anon(len, 0);
+		p = (unsigned char *)map_anon(len, 0, -1);
 		if (!p)
 			return;
 		madvise(p, len, MADV_NOHUGEPAGE);
 		/* Read faults map the zero page, write faults allocate. */
 		for (i = 0; i < len; i += PAGE)
-			res->stale[path] += ((volatile unsigned char *)p)[i + rnd(seed) % PAGE] != 0;
+			res->stale[path] +=
+				__atomic_load_n(&p[i + rnd(seed) % PAGE], __ATOMIC_RELAXED) != 0;
 		for (i = 0; i < len; i += PAGE)
 			p[i] = 0;
 		res->stale[path] += check_and_dirty(p, len);
@@ -165,7 +133,7 @@ static void one_round(enum path path, unsigned long *seed, struct result *res)
 	case P_MTHP:
 		/* Smaller than a PMD: with 64 KiB mTHP enabled, 64 KiB folios. */
 		len = (1 + rnd(seed) % 24) * 65536;
-		p = map_anon(len, 0);
+		p = (unsigned char *)map_anon(len, 0, -1);
 		if (!p)
 			return;
 		if (!madvise(p, len, MADV_POPULATE_WRITE)) {
@@ -176,7 +144,7 @@ static void one_round(enum path path, unsigned long *seed, struct result *res)
 		break;
 	case P_POPULATE:
 		len = (1 + rnd(seed) % 256) * PAGE;
-		p = map_anon(len, MAP_POPULATE);
+		p = (unsigned char *)map_anon(len, MAP_POPULATE, -1);
 		if (!p)
 			return;
 		res->stale[path] += check_and_dirty(p, len);
@@ -185,7 +153,7 @@ static void one_round(enum path path, unsigned long *seed, struct result *res)
 		break;
 	case P_MLOCK:
 		len = (1 + rnd(seed) % 512) * PAGE;
-		p = map_anon(len, 0);
+		p = (unsigned char *)map_anon(len, 0, -1);
 		if (!p)
 			return;
 		if (!mlock(p, len)) {
@@ -218,7 +186,7 @@ static void one_round(enum path path, unsigned long *seed, struct result *res)
 		 * up as garbage in the untouched neighbours, which must read 0.
 		 */
 		len = 32 * SZ_2M;
-		p = map_anon(len, MAP_NORESERVE);
+		p = (unsigned char *)map_anon(len, MAP_NORESERVE, -1);
 		if (!p)
 			return;
 		madvise(p, len, MADV_NOHUGEPAGE);
@@ -267,31 +235,31 @@ static void controller(unsigned long seed)
 	for (;;) {
 		switch (rnd(&seed) % 8) {
 		case 0:
-			write_file(ZP "enabled", "0");
+			put(ZP "enabled", "0");
 			break;
 		case 1:
 		case 2:
-			write_file(ZP "enabled", "1");
+			put(ZP "enabled", "1");
 			break;
 		case 3:
 			snprintf(buf, sizeof(buf), "%lu", rnd(&seed) % 11);
-			write_file(ZP "mini_order", buf);
+			put(ZP "mini_order", buf);
 			break;
 		case 4:
 			snprintf(buf, sizeof(buf), "%lu", (1 + rnd(&seed) % 64) << 20);
-			write_file(ZP "batch_size", buf);
+			put(ZP "batch_size", buf);
 			snprintf(buf, sizeof(buf), "%lu", rnd(&seed) % 50);
-			write_file(ZP "delay_millisecs", buf);
+			put(ZP "delay_millisecs", buf);
 			break;
 		case 5:
 		case 6:
-			write_file(ZP "flush", "1");
+			put(ZP "flush", "1");
 			break;
 		case 7:
 			if (rnd(&seed) % 4 == 0) {
 				if (system("rmmod zero_page 2>/dev/null; modprobe zero_page"))
 					break;
-				write_file(ZP "enabled", "1");
+				put(ZP "enabled", "1");
 			}
 			break;
 		}
@@ -315,9 +283,15 @@ int main(int argc, char **argv)
 		target = strtoul(getenv("ZP_TORTURE_PAGES"), NULL, 0);
 	while ((opt = getopt(argc, argv, "n:w:s:")) != -1) {
 		switch (opt) {
-		case 'n': target = strtoul(optarg, NULL, 0); break;
-		case 'w': workers = atoi(optarg); break;
-		case 's': seed = strtoul(optarg, NULL, 0); break;
+		case 'n':
+			target = strtoul(optarg, NULL, 0);
+			break;
+		case 'w':
+			workers = atoi(optarg);
+			break;
+		case 's':
+			seed = strtoul(optarg, NULL, 0);
+			break;
 		default: return 2;
 		}
 	}
@@ -341,7 +315,7 @@ int main(int argc, char **argv)
 			}
 		}
 		if (sel && end)
-			have_mthp = !write_file("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled",
+			have_mthp = !put("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled",
 						"always");
 		fclose(f);
 	}
@@ -355,9 +329,9 @@ int main(int argc, char **argv)
 	failed0 = vmstat_get("prezero_verify_failed");
 	checked0 = vmstat_get("prezero_verify_checked");
 	have_verify = saved_verify[0] && failed0 >= 0 && checked0 >= 0 &&
-		      !write_file(VERIFY, "1");
-	write_file(ZP "enabled", "1");
-	write_file(ZP "flush", "1");
+		      !put(VERIFY, "1");
+	put(ZP "enabled", "1");
+	put(ZP "flush", "1");
 
 	if (pipe(pipefd))
 		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
@@ -410,10 +384,10 @@ int main(int argc, char **argv)
 	else
 		ksft_test_result_skip("page_reporting.verify_zeroed not offered by the kernel\n");
 
-	write_file(ZP "enabled", "0");
+	put(ZP "enabled", "0");
 	if (have_verify)
-		write_file(VERIFY, saved_verify[0] == 'Y' ? "1" : "0");
+		put(VERIFY, saved_verify[0] == 'Y' ? "1" : "0");
 	if (have_mthp)
-		write_file("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled", sel);
+		put("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled", sel);
 	ksft_finished();
 }

@@ -7,7 +7,7 @@
 //! - one huge page size on one node ([`NodeHstate`]): its counts, and zeroing one free huge page,
 //! - files added to every per-node hstate directory ([`NodeAttr`], [`NodeAttrRegistration`]),
 //! - the `/sys/kernel/mm/<name>` directory ([`KobjDir`]) and its static read-only files
-//!   ([`Attribute`], [`AttrList`], [`AttrGroup`]),
+//!   ([`Attribute`], [`AttrList`], [`AttrGroup`]), from the shared `common/sysfs.rs`,
 //! - the framework's global statistics.
 //!
 //! C headers: [`include/linux/hugetlb.h`](srctree/include/linux/hugetlb.h),
@@ -20,13 +20,16 @@ use core::{
 };
 
 use kernel::{
-    bindings, c_str,
+    bindings,
     error::{code::*, from_result},
     ffi::{c_char, c_int, c_ulong},
     prelude::*,
     str::CStr,
     types::Opaque,
 };
+
+use crate::sysfs::emit_u64;
+pub(crate) use crate::sysfs::{AttrGroup, AttrList, Attribute, KobjDir, NumberFile};
 
 /// `struct hstate`, only ever handled through pointers.
 #[repr(C)]
@@ -264,10 +267,8 @@ unsafe extern "C" fn node_show_callback<T: NodeFile>(
         // SAFETY: sysfs passes the valid kobject of the file's directory.
         let node = unsafe { NodeHstate::from_kobj(kobj) }?;
         let value = T::show(node)?;
-        // SAFETY: `buf` is the page-aligned `PAGE_SIZE` sysfs buffer and the format string
-        // consumes one `unsigned long long`.
-        let len = unsafe { bindings::sysfs_emit(buf, c_str!("%llu\n").as_char_ptr(), value) };
-        Ok(len as isize)
+        // SAFETY: sysfs passes its `PAGE_SIZE` buffer.
+        Ok(unsafe { emit_u64(buf, value) })
     })
 }
 
@@ -291,157 +292,4 @@ unsafe extern "C" fn node_store_callback<T: NodeFile>(
         T::store(node, input)?;
         isize::try_from(count).map_err(|_| EINVAL)
     })
-}
-
-/// A directory under `/sys/kernel/mm` holding one static attribute group.
-///
-/// # Invariants
-///
-/// `kobj` is a valid kobject created by `kobject_create_and_add()` whose directory holds the
-/// files of a static group; the object owns one reference.
-pub(crate) struct KobjDir {
-    kobj: *mut bindings::kobject,
-}
-
-// SAFETY: kobjects are reference counted and usable from any thread.
-unsafe impl Send for KobjDir {}
-
-// SAFETY: `KobjDir` has no `&self` methods.
-unsafe impl Sync for KobjDir {}
-
-impl KobjDir {
-    /// Creates `/sys/kernel/mm/<name>` with the files of `group`.
-    ///
-    /// The `show` callbacks of `group` may run as soon as this returns and until the object is
-    /// dropped.
-    pub(crate) fn new(name: &'static CStr, group: &'static AttrGroup) -> Result<Self> {
-        // SAFETY: `mm_kobj` is set up by `mm_sysfs_init()` at boot, long before modules load,
-        // and never changes.
-        let parent = unsafe { bindings::mm_kobj };
-        // SAFETY: `name` is a NUL-terminated string and `parent` a valid kobject.
-        let kobj = unsafe { bindings::kobject_create_and_add(name.as_char_ptr(), parent) };
-        if kobj.is_null() {
-            return Err(ENOMEM);
-        }
-        // SAFETY: `kobj` is valid and `group` is a static, NULL-terminated attribute group.
-        let ret = unsafe { bindings::sysfs_create_group(kobj, group.0.get()) };
-        if ret != 0 {
-            // SAFETY: We own the only reference to `kobj`.
-            unsafe { bindings::kobject_put(kobj) };
-            return Err(Error::from_errno(ret));
-        }
-        // INVARIANT: `kobj` is valid and holds the files of `group`.
-        Ok(Self { kobj })
-    }
-}
-
-impl Drop for KobjDir {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant `kobj` is valid. `kobject_del()` removes the directory
-        // and its files now, waiting for running `show` callbacks, even if the final put is
-        // delayed (CONFIG_DEBUG_KOBJECT_RELEASE). We then drop our reference.
-        unsafe {
-            bindings::kobject_del(self.kobj);
-            bindings::kobject_put(self.kobj);
-        }
-    }
-}
-
-/// A read-only sysfs file whose content is an unsigned decimal number.
-pub(crate) trait NumberFile {
-    /// File name.
-    const NAME: &'static CStr;
-
-    /// Returns the value shown when the file is read.
-    fn show() -> u64;
-}
-
-/// A static read-only `struct kobj_attribute` for a [`NumberFile`].
-#[repr(transparent)]
-pub(crate) struct Attribute(Opaque<bindings::kobj_attribute>);
-
-// SAFETY: The attribute is only read by the sysfs core after initialization (and lockdep uses
-// the address of its embedded key); it is never mutated from Rust.
-unsafe impl Sync for Attribute {}
-
-impl Attribute {
-    /// A file readable by everyone (0444).
-    pub(crate) const fn ro<T: NumberFile>() -> Self {
-        Self(Opaque::new(bindings::kobj_attribute {
-            attr: bindings::attribute {
-                name: T::NAME.as_char_ptr(),
-                mode: 0o444,
-                // SAFETY: The lockdep fields (if any) are a bitfield and a key, valid as zero.
-                ..unsafe { core::mem::zeroed() }
-            },
-            show: Some(show_callback::<T>),
-            store: None,
-        }))
-    }
-
-    const fn as_raw(&'static self) -> *mut bindings::attribute {
-        // `attr` is the first field of the `#[repr(C)]` `struct kobj_attribute`.
-        self.0.get().cast::<bindings::attribute>()
-    }
-}
-
-/// A NULL-terminated array of attribute pointers, for an [`AttrGroup`].
-pub(crate) struct AttrList<const N: usize>([*mut bindings::attribute; N]);
-
-// SAFETY: The array is never written after its constant initialization.
-unsafe impl<const N: usize> Sync for AttrList<N> {}
-
-impl<const N: usize> AttrList<N> {
-    /// Builds the list; the last element must be `None`, the others `Some`.
-    pub(crate) const fn new(attrs: [Option<&'static Attribute>; N]) -> Self {
-        let mut raw = [ptr::null_mut(); N];
-        let mut i = 0;
-        while i < N {
-            if let Some(attr) = attrs[i] {
-                raw[i] = attr.as_raw();
-            } else {
-                assert!(i == N - 1, "only the last attribute may be None");
-            }
-            i += 1;
-        }
-        assert!(
-            N > 0 && attrs[N - 1].is_none(),
-            "the list must end with None"
-        );
-        Self(raw)
-    }
-}
-
-/// A static, unnamed `struct attribute_group` (its files go straight into the directory).
-#[repr(transparent)]
-pub(crate) struct AttrGroup(Opaque<bindings::attribute_group>);
-
-// SAFETY: The group is only read by the sysfs core.
-unsafe impl Sync for AttrGroup {}
-
-impl AttrGroup {
-    /// Builds a group from a static attribute list.
-    pub(crate) const fn new<const N: usize>(list: &'static AttrList<N>) -> Self {
-        Self(Opaque::new(bindings::attribute_group {
-            attrs: list.0.as_ptr().cast_mut(),
-            // SAFETY: The other fields (name, visibility callbacks, binary attributes) are
-            // valid as NULL.
-            ..unsafe { core::mem::zeroed() }
-        }))
-    }
-}
-
-/// The `show` callback of the [`Attribute`] of `T`.
-///
-/// # Safety
-///
-/// Must only be called by sysfs with `buf` pointing to a `PAGE_SIZE` buffer.
-unsafe extern "C" fn show_callback<T: NumberFile>(
-    _kobj: *mut bindings::kobject,
-    _attr: *mut bindings::kobj_attribute,
-    buf: *mut c_char,
-) -> isize {
-    // SAFETY: `buf` is the page-aligned `PAGE_SIZE` sysfs buffer and the format string consumes
-    // one `unsigned long long`.
-    unsafe { bindings::sysfs_emit(buf, c_str!("%llu\n").as_char_ptr(), T::show()) as isize }
 }
