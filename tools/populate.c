@@ -45,10 +45,18 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "m:s:n:l")) != -1) {
 		switch (opt) {
-		case 'm': mode = optarg; break;
-		case 's': mib = strtoul(optarg, NULL, 0); break;
-		case 'n': iterations = atoi(optarg); break;
-		case 'l': use_mlock = 1; break;
+		case 'm':
+			mode = optarg;
+			break;
+		case 's':
+			mib = strtoul(optarg, NULL, 0);
+			break;
+		case 'n':
+			iterations = atoi(optarg);
+			break;
+		case 'l':
+			use_mlock = 1;
+			break;
 		default:
 			fprintf(stderr, "usage: %s [-m thp|4k|hugetlb|hugetlb1g] [-s MiB] [-n N] [-l]\n",
 				argv[0]);
