@@ -229,6 +229,18 @@ static inline long long hp_set_pool(int node, unsigned long kb, long long nr)
 	return hp_nr(node, kb);
 }
 
+/*
+ * Empties the pools of every node but node 0 and gives node 0 @nr pages;
+ * returns how many it got.
+ */
+static inline long long hp_pool_on_node0(unsigned long kb, long long nr)
+{
+	for (int n = 1; n < hp_nr_nodes(); n++)
+		hp_set_pool(n, kb, 0);
+	hp_set_pool(0, kb, 0);
+	return hp_set_pool(0, kb, nr);
+}
+
 /* Loads the module if needed; skips the whole test if it does not exist. */
 static inline void hp_require(int min_nodes)
 {

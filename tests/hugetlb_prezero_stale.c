@@ -78,10 +78,7 @@ int main(void)
 	if (hp_bind_node(0))
 		ksft_exit_fail_msg("set_mempolicy: %s\n", strerror(errno));
 	/* Only node 0 has a pool, so every fault lands there. */
-	for (int n = 1; n < hp_nr_nodes(); n++)
-		hp_set_pool(n, KB, 0);
-	hp_set_pool(0, KB, 0);
-	if (hp_set_pool(0, KB, NR) != NR)
+	if (hp_pool_on_node0(KB, NR) != NR)
 		ksft_exit_skip("cannot allocate %lu huge pages\n", NR);
 
 	ksft_test_result(dirty_pool() && fault_all_zero(),

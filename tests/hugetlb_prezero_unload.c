@@ -21,10 +21,7 @@ int main(void)
 	hp_require(1);
 	ksft_set_plan(4);
 
-	for (int n = 1; n < hp_nr_nodes(); n++)
-		hp_set_pool(n, KB, 0);
-	hp_set_pool(0, KB, 0);
-	nr = hp_set_pool(0, KB, 400);
+	nr = hp_pool_on_node0(KB, 400);
 	if (nr < 100)
 		ksft_exit_skip("cannot allocate 100 huge pages\n");
 

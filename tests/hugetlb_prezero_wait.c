@@ -34,10 +34,7 @@ int main(void)
 
 	if (hp_bind_node(0))
 		ksft_exit_fail_msg("set_mempolicy: %s\n", strerror(errno));
-	for (int n = 1; n < hp_nr_nodes(); n++)
-		hp_set_pool(n, KB, 0);
-	hp_set_pool(0, KB, 0);
-	if (hp_set_pool(0, KB, NR) != NR)
+	if (hp_pool_on_node0(KB, NR) != NR)
 		ksft_exit_skip("cannot allocate %lu huge pages\n", NR);
 
 	waits0 = hp_stat("fault_waits");

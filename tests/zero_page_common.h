@@ -263,6 +263,27 @@ static inline void zp_defaults(void)
 	zp_write("mini_order", "0");
 }
 
+/* The page allocator's verification of pre-zeroed pages (patch 0007). */
+#define ZP_VERIFY "/sys/module/page_reporting/parameters/verify_zeroed"
+
+/*
+ * Enables zero_page with the default knobs, a 10 ms delay and the
+ * verification of pre-zeroed pages on; skips the test when zero_page
+ * cannot be enabled.
+ */
+static inline void zp_enable_verified(void)
+{
+	int ret;
+
+	zp_defaults();
+	if (write_file(ZP_VERIFY, "1", 1))
+		ksft_exit_fail_msg("cannot enable verify_zeroed\n");
+	zp_write("delay_millisecs", "10");
+	ret = zp_write("enabled", "1");
+	if (ret)
+		ksft_exit_skip("cannot enable zero_page: %s\n", strerror(-ret));
+}
+
 /* Maps len bytes of private anonymous memory. */
 static inline char *map_anon(size_t len, int flags, int advice)
 {

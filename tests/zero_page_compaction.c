@@ -22,7 +22,6 @@
 
 #include <time.h>
 
-#define VERIFY "/sys/module/page_reporting/parameters/verify_zeroed"
 #define NR_HUGEPAGES "/proc/sys/vm/nr_hugepages"
 #define GIGANTIC "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
 #define RUN_S 20
@@ -47,7 +46,7 @@ static void restore(void)
 	if (saved_nr[0])
 		write_file(NR_HUGEPAGES, saved_nr, strlen(saved_nr));
 	if (saved_verify[0])
-		write_file(VERIFY, saved_verify[0] == 'Y' ? "1" : "0", 1);
+		write_file(ZP_VERIFY, saved_verify[0] == 'Y' ? "1" : "0", 1);
 }
 
 static double now(void)
@@ -168,13 +167,13 @@ int main(void)
 	struct stats *s;
 	bool gigantic;
 	pid_t pids[3];
-	int i, status, ret, bad_exit = 0;
+	int i, status, bad_exit = 0;
 	double end;
 
 	ksft_print_header();
 	zp_require();
-	if (read_file(VERIFY, saved_verify, sizeof(saved_verify)) <= 0)
-		ksft_exit_skip(VERIFY " does not exist\n");
+	if (read_file(ZP_VERIFY, saved_verify, sizeof(saved_verify)) <= 0)
+		ksft_exit_skip(ZP_VERIFY " does not exist\n");
 	failed0 = vmstat_get("prezero_verify_failed");
 	checked0 = vmstat_get("prezero_verify_checked");
 	if (failed0 < 0 || checked0 < 0)
@@ -188,13 +187,7 @@ int main(void)
 	ksft_set_plan(7);
 
 	thp_set("madvise");
-	zp_defaults();
-	if (write_file(VERIFY, "1", 1))
-		ksft_exit_fail_msg("cannot enable verify_zeroed\n");
-	zp_write("delay_millisecs", "10");
-	ret = zp_write("enabled", "1");
-	if (ret)
-		ksft_exit_skip("cannot enable zero_page: %s\n", strerror(-ret));
+	zp_enable_verified();
 	write_ul(NR_HUGEPAGES, 0);
 	if (gigantic)
 		write_ul(GIGANTIC, 0);

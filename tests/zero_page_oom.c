@@ -29,7 +29,6 @@
 
 #include <time.h>
 
-#define VERIFY "/sys/module/page_reporting/parameters/verify_zeroed"
 #define PRINTK "/proc/sys/kernel/printk"
 #define TIMEOUT_S 120
 #define CHUNK (32 * MIB)
@@ -61,7 +60,7 @@ static void verify_restore(void)
 		return;
 	printk_restore();
 	if (saved_verify[0])
-		write_file(VERIFY, saved_verify[0] == 'Y' ? "1" : "0", 1);
+		write_file(ZP_VERIFY, saved_verify[0] == 'Y' ? "1" : "0", 1);
 }
 
 /* Kernel messages that are a bug, unlike the OOM report itself. */
@@ -145,8 +144,8 @@ int main(void)
 
 	ksft_print_header();
 	zp_require();
-	if (read_file(VERIFY, saved_verify, sizeof(saved_verify)) <= 0)
-		ksft_exit_skip(VERIFY " does not exist\n");
+	if (read_file(ZP_VERIFY, saved_verify, sizeof(saved_verify)) <= 0)
+		ksft_exit_skip(ZP_VERIFY " does not exist\n");
 	failed0 = vmstat_get("prezero_verify_failed");
 	checked0 = vmstat_get("prezero_verify_checked");
 	if (failed0 < 0 || checked0 < 0 || vmstat_get("prezero_pages") < 0)
@@ -159,13 +158,7 @@ int main(void)
 	/* Never the OOM killer's choice. */
 	write_file("/proc/self/oom_score_adj", "-1000", 5);
 	thp_set("madvise");
-	zp_defaults();
-	if (write_file(VERIFY, "1", 1))
-		ksft_exit_fail_msg("cannot enable verify_zeroed\n");
-	zp_write("delay_millisecs", "10");
-	ret = zp_write("enabled", "1");
-	if (ret)
-		ksft_exit_skip("cannot enable zero_page: %s\n", strerror(-ret));
+	zp_enable_verified();
 	zp_write("flush", "1");
 
 	st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE,

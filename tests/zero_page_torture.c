@@ -44,7 +44,6 @@ static int put(const char *path, const char *val)
 }
 
 #define ZP "/sys/kernel/mm/zero_page/"
-#define VERIFY "/sys/module/page_reporting/parameters/verify_zeroed"
 #define SZ_2M (2UL << 20)
 #define PAGE 4096UL
 
@@ -320,7 +319,7 @@ int main(int argc, char **argv)
 		fclose(f);
 	}
 	/* The kernel's verify mode: Y/N, restored at the end. */
-	i = open(VERIFY, O_RDONLY);
+	i = open(ZP_VERIFY, O_RDONLY);
 	if (i >= 0) {
 		if (read(i, saved_verify, 1) != 1)
 			saved_verify[0] = '\0';
@@ -329,7 +328,7 @@ int main(int argc, char **argv)
 	failed0 = vmstat_get("prezero_verify_failed");
 	checked0 = vmstat_get("prezero_verify_checked");
 	have_verify = saved_verify[0] && failed0 >= 0 && checked0 >= 0 &&
-		      !put(VERIFY, "1");
+		      !put(ZP_VERIFY, "1");
 	put(ZP "enabled", "1");
 	put(ZP "flush", "1");
 
@@ -386,7 +385,7 @@ int main(int argc, char **argv)
 
 	put(ZP "enabled", "0");
 	if (have_verify)
-		put(VERIFY, saved_verify[0] == 'Y' ? "1" : "0");
+		put(ZP_VERIFY, saved_verify[0] == 'Y' ? "1" : "0");
 	if (have_mthp)
 		put("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled", sel);
 	ksft_finished();
