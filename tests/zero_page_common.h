@@ -266,6 +266,29 @@ static inline void zp_defaults(void)
 /* The page allocator's verification of pre-zeroed pages (patch 0007). */
 #define ZP_VERIFY "/sys/module/page_reporting/parameters/verify_zeroed"
 
+/* verify_zeroed as the test found it, put back by zp_verify_restore(). */
+static char zp_saved_verify[8];
+
+/*
+ * Skips the test unless the kernel offers verify_zeroed and its counters;
+ * saves the setting and returns the counters as they are now.
+ */
+static inline void zp_verify_require(long long *failed, long long *checked)
+{
+	if (read_file(ZP_VERIFY, zp_saved_verify, sizeof(zp_saved_verify)) <= 0)
+		ksft_exit_skip(ZP_VERIFY " does not exist\n");
+	*failed = vmstat_get("prezero_verify_failed");
+	*checked = vmstat_get("prezero_verify_checked");
+	if (*failed < 0 || *checked < 0)
+		ksft_exit_skip("no prezero_verify_* counters in /proc/vmstat\n");
+}
+
+static inline void zp_verify_restore(void)
+{
+	if (zp_saved_verify[0])
+		write_file(ZP_VERIFY, zp_saved_verify[0] == 'Y' ? "1" : "0", 1);
+}
+
 /*
  * Enables zero_page with the default knobs, a 10 ms delay and the
  * verification of pre-zeroed pages on; skips the test when zero_page

@@ -34,7 +34,6 @@ struct stats {
 	long first_stale;
 };
 
-static char saved_verify[8];
 static char saved_nr[32], saved_gigantic[32];
 
 static void restore(void)
@@ -45,8 +44,7 @@ static void restore(void)
 		write_file(GIGANTIC, saved_gigantic, strlen(saved_gigantic));
 	if (saved_nr[0])
 		write_file(NR_HUGEPAGES, saved_nr, strlen(saved_nr));
-	if (saved_verify[0])
-		write_file(ZP_VERIFY, saved_verify[0] == 'Y' ? "1" : "0", 1);
+	zp_verify_restore();
 }
 
 static double now(void)
@@ -172,12 +170,7 @@ int main(void)
 
 	ksft_print_header();
 	zp_require();
-	if (read_file(ZP_VERIFY, saved_verify, sizeof(saved_verify)) <= 0)
-		ksft_exit_skip(ZP_VERIFY " does not exist\n");
-	failed0 = vmstat_get("prezero_verify_failed");
-	checked0 = vmstat_get("prezero_verify_checked");
-	if (failed0 < 0 || checked0 < 0)
-		ksft_exit_skip("no prezero_verify_* counters in /proc/vmstat\n");
+	zp_verify_require(&failed0, &checked0);
 	if (read_file(NR_HUGEPAGES, saved_nr, sizeof(saved_nr)) <= 0)
 		ksft_exit_skip(NR_HUGEPAGES " does not exist\n");
 	gigantic = read_file(GIGANTIC, saved_gigantic, sizeof(saved_gigantic)) > 0;

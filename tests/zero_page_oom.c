@@ -44,7 +44,6 @@ struct hog_state {
 	long first_stale;
 };
 
-static char saved_verify[8];
 static char saved_printk[64];
 
 static void printk_restore(void)
@@ -59,8 +58,7 @@ static void verify_restore(void)
 	if (getpid() != zp_owner)
 		return;
 	printk_restore();
-	if (saved_verify[0])
-		write_file(ZP_VERIFY, saved_verify[0] == 'Y' ? "1" : "0", 1);
+	zp_verify_restore();
 }
 
 /* Kernel messages that are a bug, unlike the OOM report itself. */
@@ -144,12 +142,9 @@ int main(void)
 
 	ksft_print_header();
 	zp_require();
-	if (read_file(ZP_VERIFY, saved_verify, sizeof(saved_verify)) <= 0)
-		ksft_exit_skip(ZP_VERIFY " does not exist\n");
-	failed0 = vmstat_get("prezero_verify_failed");
-	checked0 = vmstat_get("prezero_verify_checked");
-	if (failed0 < 0 || checked0 < 0 || vmstat_get("prezero_pages") < 0)
-		ksft_exit_skip("no prezero_verify_* counters in /proc/vmstat\n");
+	zp_verify_require(&failed0, &checked0);
+	if (vmstat_get("prezero_pages") < 0)
+		ksft_exit_skip("no prezero_pages counter in /proc/vmstat\n");
 
 	zp_save();
 	atexit(verify_restore);
