@@ -10,8 +10,7 @@
  * directly, through opaque pointers (rust/bindings does not include
  * <linux/hugetlb.h>). Its prototypes, in <linux/hugetlb.h>, are:
  *
- *   struct folio *hugetlb_zero_take_folio(struct hstate *h, int nid);
- *   void hugetlb_zero_finish_folio(struct hstate *h, struct folio *folio);
+ *   long hugetlb_zero_free_folio(struct hstate *h, int nid);
  *   unsigned long hugetlb_zero_nr_zeroable(struct hstate *h, int nid);
  *   unsigned long hugetlb_zero_nr_zeroed(struct hstate *h, int nid);
  *   unsigned long hugetlb_zero_nr_zeroing(struct hstate *h, int nid);
@@ -26,12 +25,6 @@
 
 #include <linux/types.h>
 
-struct folio;
-struct page;
-
-unsigned long zh_folio_nr_pages(struct folio *folio);
-struct page *zh_folio_page(struct folio *folio, unsigned long n);
-void zh_clear_highpage(struct page *page);
 void zh_cond_resched(void);
 
 #endif /* _HUGETLB_PREZERO_SHIM_H */

@@ -19,7 +19,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use kernel::{c_str, current, error::code::*, prelude::*, str::CStr, time::Ktime};
+use kernel::{c_str, error::code::*, prelude::*, str::CStr, time::Ktime};
 
 #[path = "hugetlb_prezero/sys.rs"]
 mod sys;
@@ -83,7 +83,7 @@ fn parse_request(input: &[u8]) -> Result<u64> {
 /// Zeroes up to `max` free huge pages of `node` in the caller's context.
 ///
 /// Returns how many were zeroed, fewer if there were no more to zero, if a signal arrived or if
-/// the module is being unloaded; `EINTR` if a signal arrived before the first one.
+/// the module is being unloaded; `EINTR` if a signal arrived before the first one was done.
 fn zero_pages(node: NodeHstate, max: u64) -> Result<u64> {
     let mut done = 0;
 
@@ -91,16 +91,20 @@ fn zero_pages(node: NodeHstate, max: u64) -> Result<u64> {
         if STOPPING.load(Ordering::Relaxed) {
             break;
         }
-        if current!().signal_pending() {
-            INTERRUPTED.fetch_add(1, Ordering::Relaxed);
-            if done == 0 {
-                return Err(EINTR);
-            }
-            break;
-        }
         let start = Ktime::ktime_get();
-        let Some(bytes) = node.zero_one() else {
-            break;
+        let bytes = match node.zero_one() {
+            Ok(0) => break,
+            Ok(bytes) => bytes,
+            // The kernel needed the page (allocation, shrinking): go on with the next one.
+            Err(e) if e == EAGAIN => continue,
+            Err(e) if e == EINTR => {
+                INTERRUPTED.fetch_add(1, Ordering::Relaxed);
+                if done == 0 {
+                    return Err(EINTR);
+                }
+                break;
+            }
+            Err(e) => return Err(e),
         };
         let ns = (Ktime::ktime_get() - start).to_ns();
         ZEROED_PAGES.fetch_add(1, Ordering::Relaxed);

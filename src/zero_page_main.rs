@@ -55,8 +55,9 @@ const MAX_BATCH_SIZE: u64 = 1 << 40;
 const DEFAULT_DELAY_MS: u32 = 1000;
 /// Largest `delay_millisecs`: one hour.
 const MAX_DELAY_MS: u64 = 3_600_000;
-/// Default for `mini_order`: as small as possible, as in the original RFC.
-const DEFAULT_MINI_ORDER: u32 = 0;
+/// Default for `mini_order`: as small as the reporting core allows (it cannot report single
+/// pages), as in the original RFC.
+const DEFAULT_MINI_ORDER: u32 = 1;
 
 /// The tunables of the reporting device.
 #[derive(Clone, Copy)]
@@ -68,13 +69,9 @@ struct Knobs {
 
 impl Knobs {
     /// The device parameters the knobs translate to.
-    ///
-    /// The reporting core cannot report single free pages: a device order of 0 selects its
-    /// default, `pageblock_order`. `mini_order` 0 therefore asks for order 1, the closest to
-    /// "every free page" the core offers.
     fn params(&self) -> ReportParams {
         ReportParams {
-            order: self.mini_order.max(1),
+            order: self.mini_order,
             delay: delay_jiffies(self.delay_ms),
             batch_size: self.batch_size,
         }
@@ -171,8 +168,9 @@ impl ReportHandler for Zeroer {
 /// The part of the state protected by [`State::inner`].
 struct Inner {
     knobs: Knobs,
-    /// The registered device, present exactly while `enabled` is 1.
-    dev: Option<Pin<KBox<Reporter<Zeroer>>>>,
+    /// The registered device, present exactly while `enabled` is 1. A flush holds another
+    /// reference without the mutex, so that disabling does not wait for the whole flush.
+    dev: Option<Arc<Reporter<Zeroer>>>,
 }
 
 /// The module state behind the sysfs files.
@@ -206,8 +204,10 @@ impl State {
             return Ok(());
         }
         if !enable {
-            // Unregisters the device; waits for a running batch to finish.
-            inner.dev = None;
+            // Unregisters the device; waits for a running batch to finish and stops a flush.
+            if let Some(dev) = inner.dev.take() {
+                dev.unregister();
+            }
             self.mirror.publish(&inner);
             pr_info!("disabled\n");
             return Ok(());
@@ -229,7 +229,7 @@ impl State {
             shared: self.shared.clone(),
         };
         let knobs = inner.knobs;
-        match KBox::pin_init(Reporter::new(handler, knobs.params()), GFP_KERNEL) {
+        match Arc::pin_init(Reporter::new(handler, knobs.params()), GFP_KERNEL) {
             Ok(dev) => {
                 inner.dev = Some(dev);
                 self.mirror.publish(&inner);
@@ -263,9 +263,10 @@ impl State {
         }
     }
 
+    /// Zeroes all free blocks now. Not under the mutex: `enabled=0` stops it.
     fn flush(&self) -> Result {
-        let inner = self.inner.lock();
-        inner.dev.as_ref().ok_or(EINVAL)?.flush()
+        let dev = self.inner.lock().dev.clone().ok_or(EINVAL)?;
+        dev.flush()
     }
 }
 
@@ -376,7 +377,8 @@ impl NumberFile for MiniOrder {
     }
 
     fn store(value: u64) -> Result {
-        if value > u64::from(sys::MAX_PAGE_ORDER) {
+        // The reporting core cannot report single pages: order 0 is rejected.
+        if !(1..=u64::from(sys::MAX_PAGE_ORDER)).contains(&value) {
             return Err(EINVAL);
         }
         let order = u32::try_from(value).map_err(|_| EINVAL)?;

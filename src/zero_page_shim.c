@@ -23,10 +23,15 @@ struct page *zp_nth_page(struct page *page, unsigned long n)
 	return nth_page(page, n);
 }
 
-/* The pages are free: clear them without KASAN checks, like kernel_init_pages(). */
+/*
+ * The pages are free: clear them without KASAN checks, like
+ * kernel_init_pages() (clear_page() may be a checked memset(), e.g. on riscv).
+ */
 void zp_clear_highpage_kasan_tagged(struct page *page)
 {
+	kasan_disable_current();
 	clear_highpage_kasan_tagged(page);
+	kasan_enable_current();
 }
 
 /*
@@ -66,7 +71,9 @@ void zp_clear_highpage_nt(struct page *page)
 {
 	void *kaddr = kmap_local_page(page);
 
+	kasan_disable_current();
 	zp_clear_page_nt(kasan_reset_tag(kaddr));
+	kasan_enable_current();
 	kunmap_local(kaddr);
 }
 

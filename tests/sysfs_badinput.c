@@ -9,7 +9,7 @@
  * (leading zeros are decimal, not octal: "010" is 10), one optional leading
  * '+', one optional trailing newline, no overflow, no NUL byte anywhere,
  * then a range check (enabled 0..1, batch_size PAGE_SIZE..1 TiB,
- * delay_millisecs 0..3600000, mini_order 0..MAX_PAGE_ORDER, nontemporal
+ * delay_millisecs 0..3600000, mini_order 1..MAX_PAGE_ORDER, nontemporal
  * 0..1 where the CPU has non-temporal clears, else 0, flush only 1).
  *
  * nodeN/hugepages/hugepages-<size>kB/zeroable_hugepages (every node, every
@@ -388,7 +388,7 @@ int main(void)
 	files[0] = (struct zp_file){ "enabled", 0, 1, 1 };
 	files[1] = (struct zp_file){ "batch_size", PAGE_SZ, 1ULL << 40, 8192000 };
 	files[2] = (struct zp_file){ "delay_millisecs", 0, 3600000, 1234 };
-	files[3] = (struct zp_file){ "mini_order", 0, max_order, 3 };
+	files[3] = (struct zp_file){ "mini_order", 1, max_order, 3 };
 	files[4] = (struct zp_file){ "nontemporal", 0, nt_max, 0 };
 	files[5] = (struct zp_file){ "flush", 1, 1, -1 };
 	for (i = 0; i < ARRAY_SIZE(files); i++) {

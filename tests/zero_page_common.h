@@ -260,7 +260,7 @@ static inline void zp_defaults(void)
 	zp_write("enabled", "0");
 	zp_write("batch_size", "67108864");
 	zp_write("delay_millisecs", "1000");
-	zp_write("mini_order", "0");
+	zp_write("mini_order", "1");
 }
 
 /* The page allocator's verification of pre-zeroed pages (patch 0007). */

@@ -75,7 +75,7 @@ while [ "$n" -lt "$ITER" ]; do
 		ok=0; fail_msg="modprobe failed at iteration $n"; break
 	fi
 	# Vary the knobs: order 0..10, small batches, short delays.
-	echo $(( n % 11 )) > "$ZP/mini_order" || { ok=0; fail_msg="mini_order $n"; break; }
+	echo $(( 1 + n % 10 )) > "$ZP/mini_order" || { ok=0; fail_msg="mini_order $n"; break; }
 	echo $(( 4096 << (n % 14) )) > "$ZP/batch_size" || { ok=0; fail_msg="batch_size $n"; break; }
 	echo $(( n % 3 )) > "$ZP/delay_millisecs" || { ok=0; fail_msg="delay $n"; break; }
 	echo $(( n % 2 )) > "$ZP/nontemporal" 2>/dev/null

@@ -166,7 +166,7 @@ static void __noreturn knob_churner(int max_order)
 			ret = zp_write("enabled", rand_r(&seed) % 3 ? "1" : "0");
 			break;
 		case 1:
-			ret = zp_write_ul("mini_order", rand_r(&seed) % (max_order + 1));
+			ret = zp_write_ul("mini_order", 1 + rand_r(&seed) % max_order);
 			break;
 		case 2:
 			ret = zp_write_ul("batch_size", PAGE_SZ << (rand_r(&seed) % 16));
@@ -202,7 +202,7 @@ static bool run_round(int round, size_t chunk)
 	dirtied = dirty_free_memory(KEEP_FREE, PATTERN + round);
 	if (round == 0) {
 		/* Deterministic first round: everything free is zeroed now. */
-		zp_write("mini_order", "0");
+		zp_write("mini_order", "1");
 		ret = zp_write("enabled", "1");
 		if (!ret)
 			ret = zp_write("flush", "1");

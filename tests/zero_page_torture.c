@@ -241,7 +241,7 @@ static void controller(unsigned long seed)
 			put(ZP "enabled", "1");
 			break;
 		case 3:
-			snprintf(buf, sizeof(buf), "%lu", rnd(&seed) % 11);
+			snprintf(buf, sizeof(buf), "%lu", 1 + rnd(&seed) % 10);
 			put(ZP "mini_order", buf);
 			break;
 		case 4:

@@ -22,7 +22,7 @@ use core::{
 use kernel::{
     bindings,
     error::{code::*, from_result},
-    ffi::{c_char, c_int, c_ulong},
+    ffi::{c_char, c_int, c_long, c_ulong},
     prelude::*,
     str::CStr,
     types::Opaque,
@@ -38,17 +38,9 @@ struct Hstate {
     _marker: PhantomData<(*mut u8, PhantomPinned)>,
 }
 
-/// `struct folio`, only ever handled through pointers.
-#[repr(C)]
-struct Folio {
-    _data: [u8; 0],
-    _marker: PhantomData<(*mut u8, PhantomPinned)>,
-}
-
 // The hugetlb pre-zeroing framework, `mm/hugetlb.c`, prototypes in `include/linux/hugetlb.h`.
 extern "C" {
-    fn hugetlb_zero_take_folio(h: *mut Hstate, nid: c_int) -> *mut Folio;
-    fn hugetlb_zero_finish_folio(h: *mut Hstate, folio: *mut Folio);
+    fn hugetlb_zero_free_folio(h: *mut Hstate, nid: c_int) -> c_long;
     fn hugetlb_zero_nr_zeroable(h: *mut Hstate, nid: c_int) -> c_ulong;
     fn hugetlb_zero_nr_zeroed(h: *mut Hstate, nid: c_int) -> c_ulong;
     fn hugetlb_zero_nr_hits(h: *mut Hstate) -> c_ulong;
@@ -59,22 +51,9 @@ extern "C" {
 }
 
 // The shims of `src/hugetlb_prezero_shim.c`, prototypes in `include/hugetlb_prezero_shim.h`.
-//
-// `struct page` is not FFI-safe in the eyes of rustc (bindgen bitfields and unions), as in
-// `rust/bindings/lib.rs`.
-#[expect(improper_ctypes)]
 extern "C" {
-    fn zh_folio_nr_pages(folio: *mut Folio) -> c_ulong;
-    fn zh_folio_page(folio: *mut Folio, n: c_ulong) -> *mut bindings::page;
-    fn zh_clear_highpage(page: *mut bindings::page);
     fn zh_cond_resched();
 }
-
-/// Size of a base page in bytes.
-const PAGE_SIZE: u64 = bindings::PAGE_SIZE as u64;
-
-/// Base pages cleared between two `cond_resched()` calls: 2 MiB with 4 KiB pages.
-const CLEAR_CHUNK: c_ulong = 512;
 
 /// Yields the CPU if a reschedule is pending (`cond_resched()`).
 pub(crate) fn cond_resched() {
@@ -139,31 +118,20 @@ impl NodeHstate {
         nr as u64
     }
 
-    /// Zeroes one free huge page of the node that is neither zeroed nor being zeroed.
+    /// Zeroes one free huge page of the node that is neither zeroed nor being zeroed, in the
+    /// caller's context.
     ///
-    /// Returns the number of bytes cleared, or `None` if there was no such page. Runs in the
-    /// caller's context and may sleep; it is not interruptible.
-    pub(crate) fn zero_one(&self) -> Option<u64> {
-        // SAFETY: `h` and `nid` are valid by the type invariant.
-        let folio = unsafe { hugetlb_zero_take_folio(self.h.as_ptr(), self.nid) };
-        if folio.is_null() {
-            return None;
+    /// Returns the number of bytes cleared, 0 if there was no such page, `EINTR` if a signal is
+    /// pending (the page is left unzeroed), `EAGAIN` if the kernel took the page away while it
+    /// was being cleared, `EOPNOTSUPP` where the data cache is aliasing.
+    pub(crate) fn zero_one(&self) -> Result<u64> {
+        // SAFETY: `h` and `nid` are valid by the type invariant; the call may sleep, and sysfs
+        // writers run in process context without locks held.
+        let ret = unsafe { hugetlb_zero_free_folio(self.h.as_ptr(), self.nid) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret as c_int));
         }
-        // SAFETY: The framework handed us `folio` to zero: nobody uses or frees it until
-        // `hugetlb_zero_finish_folio()`, so it stays a valid large folio.
-        let nr = unsafe { zh_folio_nr_pages(folio) };
-        for i in 0..nr {
-            // SAFETY: `i` is below the number of pages of `folio`, whose memory is ours to write
-            // (see above).
-            unsafe { zh_clear_highpage(zh_folio_page(folio, i)) };
-            if i % CLEAR_CHUNK == CLEAR_CHUNK - 1 {
-                cond_resched();
-            }
-        }
-        // SAFETY: Every byte of `folio`, taken from `h` above, is now zero, and we do not touch
-        // it again.
-        unsafe { hugetlb_zero_finish_folio(self.h.as_ptr(), folio) };
-        Some(nr as u64 * PAGE_SIZE)
+        Ok(ret as u64)
     }
 }
 

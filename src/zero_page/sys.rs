@@ -120,8 +120,9 @@ pub(crate) trait ReportHandler: Send + Sync + Sized {
 ///
 /// # Invariants
 ///
-/// - `inner` is initialized and registered with `page_reporting_register()` for the whole
-///   lifetime of the object; `inner.report` is [`Reporter::report_callback`] for `H`.
+/// - `inner` is initialized and was registered with `page_reporting_register()`; it stays
+///   registered until [`Reporter::unregister`] or the drop, and is never registered again.
+///   `inner.report` is [`Reporter::report_callback`] for `H`.
 /// - `handler` is initialized before `inner` is registered and dropped after it is
 ///   unregistered.
 #[pin_data(PinnedDrop)]
@@ -147,6 +148,8 @@ impl<H: ReportHandler> Reporter<H> {
     pub(crate) fn new(handler: H, params: ReportParams) -> impl PinInit<Self, Error> {
         let prdev = bindings::page_reporting_dev_info {
             report: Some(Self::report_callback),
+            // The handler only clears pages: blocks already zero need no report.
+            skip_zeroed: true,
             order: params.order,
             delay: params.delay,
             batch_size: params.batch_size as c_ulong,
@@ -223,13 +226,25 @@ impl<H: ReportHandler> Reporter<H> {
     }
 }
 
+impl<H: ReportHandler> Reporter<H> {
+    /// Unregisters the device now, even while other references to it exist (e.g. a
+    /// [`Reporter::flush`] in progress, which then stops at its next report with `ENODEV`).
+    ///
+    /// No callback runs once this returns. Dropping the device later unregisters nothing.
+    pub(crate) fn unregister(&self) {
+        // SAFETY: By the type invariant `inner` was registered and is still valid.
+        // `page_reporting_unregister()` does nothing for a device that is not the registered
+        // one; otherwise it stops notifications, stops a running flush at its next report,
+        // waits for RCU readers and cancels or waits for the work item.
+        unsafe { bindings::page_reporting_unregister(self.inner.get()) };
+    }
+}
+
 #[pinned_drop]
 impl<H: ReportHandler> PinnedDrop for Reporter<H> {
     fn drop(self: Pin<&mut Self>) {
-        // SAFETY: By the type invariant `inner` is registered. `page_reporting_unregister()`
-        // stops notifications, waits for RCU readers and cancels or waits for the work item,
-        // so no callback runs or will run once it returns. `handler` is dropped afterwards.
-        unsafe { bindings::page_reporting_unregister(self.inner.get()) };
+        // No callback runs or will run once this returns; `handler` is dropped afterwards.
+        self.unregister();
     }
 }
 
@@ -294,7 +309,7 @@ impl<'a> Iterator for ReportBatch<'a> {
 ///
 /// `page` is the head of an isolated free block of `nr_pages` base pages, not in any free
 /// list and not mapped by anyone but the kernel's direct map, owned by the reporting device
-/// for `'a`. Base pages `0..cleared` have been completely zeroed.
+/// for `'a`. Base pages `0..cleared` are zero: zeroed by the device, or known to be zero.
 pub(crate) struct ReportedBlock<'a> {
     page: *mut bindings::page,
     nr_pages: usize,
@@ -303,8 +318,21 @@ pub(crate) struct ReportedBlock<'a> {
 }
 
 impl ReportedBlock<'_> {
-    /// Zeroes the next base page of the block. Returns `false` once every page is zeroed.
+    /// Zeroes the next base page of the block that is not known to be zero. Returns `false`
+    /// once every page is zero.
     pub(crate) fn zero_next(&mut self, method: ClearMethod) -> bool {
+        while self.cleared < self.nr_pages {
+            // SAFETY: By the type invariant `page` heads a block that the device owns inside its
+            // `report` callback, of which `cleared` is a page index. The device is registered
+            // with `skip_zeroed` and writes nothing but zeroes.
+            let run =
+                unsafe { bindings::page_reporting_zeroed_run(self.page, self.cleared as c_ulong) };
+            if run == 0 {
+                break;
+            }
+            // INVARIANT: The core knows the `run` pages from `cleared` on to be zero.
+            self.cleared = self.cleared.saturating_add(run as usize).min(self.nr_pages);
+        }
         if self.cleared >= self.nr_pages {
             return false;
         }

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+// vm-run: --mem 6G --append hugepagesz=1G --append hugepages=2
+/*
+ * No kernel path waits for a zeroer's CPU quota. A task in a cgroup limited
+ * to 1% of a CPU (cpu.max "1000 100000") zeroes 1 GiB pages, which takes it
+ * minutes; shrinking the pool meanwhile (which frees the page being zeroed)
+ * completes within seconds, the zeroer's write ends with the page it lost,
+ * nothing is reported hung, and the zeroer can be killed at once.
+ */
+#include <sys/wait.h>
+
+#include "hugetlb_prezero_common.h"
+#include "cgroup_util.h"
+
+#define KB HP_1G_KB
+#define GIB (1UL << 30)
+#define HUNG_TIMEOUT "/proc/sys/kernel/hung_task_timeout_secs"
+
+static bool cpu_has_pdpe1gb(void)
+{
+	char line[4096];
+	bool found = false;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "flags", 5) && strstr(line, " pdpe1gb"))
+			found = true;
+	fclose(f);
+	return found;
+}
+
+static bool kmsg_has(const char *what)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "dmesg | grep -q '%s'", what);
+	return system(cmd) == 0;
+}
+
+static pid_t start_zeroer(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (!cg_enter("hp_throttled", 0))
+			_exit(1);
+		hp_zero(0, KB, 0);
+		_exit(0);
+	}
+	return pid;
+}
+
+/* Waits until a 1 GiB page is being zeroed (fewer zeroable than free). */
+static bool wait_zeroing(void)
+{
+	double start = hp_now();
+
+	while (hp_now() - start < 20) {
+		if (hp_zeroable(0, KB) < hp_free(0, KB) - hp_zeroed(0, KB))
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+int main(void)
+{
+	char saved_hung[32] = "";
+	double t0, t_shrink, t_kill;
+	long long pages;
+	pid_t zeroer;
+	int status;
+	FILE *f;
+
+	ksft_print_header();
+	hp_require(1);
+	if (!cpu_has_pdpe1gb())
+		ksft_exit_skip("the CPU has no pdpe1gb: no 1 GiB pages\n");
+	if (!hp_size_present(KB))
+		ksft_exit_skip("no hugepages-1048576kB pool (boot with hugepagesz=1G)\n");
+	if (!cg_create("hp_throttled", "cpu", "cpu.max", "1000 100000"))
+		ksft_exit_skip("no cgroup v2 CPU controller with cpu.max\n");
+	hp_save(KB);
+	hp_set_pool(0, KB, 2);
+	if (hp_free(0, KB) < 2 || hp_zeroable(0, KB) < 2)
+		ksft_exit_skip("cannot get two zeroable 1 GiB pages on node0\n");
+	ksft_set_plan(4);
+
+	/* Report tasks blocked for 5 s (restored at exit). */
+	f = fopen(HUNG_TIMEOUT, "r");
+	if (f) {
+		if (!fgets(saved_hung, sizeof(saved_hung), f))
+			saved_hung[0] = '\0';
+		fclose(f);
+		write_str(HUNG_TIMEOUT, "5\n");
+	}
+
+	pages = hp_stat("zeroed_pages");
+	zeroer = start_zeroer();
+	if (!wait_zeroing())
+		ksft_exit_fail_msg("the throttled zeroer did not start\n");
+
+	/* Free both pages, the one being zeroed included. */
+	t0 = hp_now();
+	hp_write_num(0, KB, "nr_hugepages", 0);
+	t_shrink = hp_now() - t0;
+	ksft_test_result(hp_nr(0, KB) == 0 && t_shrink < 5,
+			 "shrinking the pool under a throttled zeroer takes %.3f s\n",
+			 t_shrink);
+
+	/* The zeroer lost its page: its write ends without zeroing it. */
+	t0 = hp_now();
+	while (waitpid(zeroer, &status, WNOHANG) == 0 && hp_now() - t0 < 10)
+		usleep(10000);
+	ksft_test_result(hp_stat("zeroed_pages") == pages && hp_now() - t0 < 10,
+			 "the zeroer's write ends with the page it lost (%.3f s)\n",
+			 hp_now() - t0);
+	if (hp_now() - t0 >= 10)
+		kill(zeroer, SIGKILL);
+
+	/* A throttled zeroer in the middle of a 1 GiB page dies at once. */
+	hp_set_pool(0, KB, 1);
+	zeroer = start_zeroer();
+	if (!wait_zeroing())
+		ksft_exit_fail_msg("the throttled zeroer did not start again\n");
+	t0 = hp_now();
+	kill(zeroer, SIGKILL);
+	waitpid(zeroer, &status, 0);
+	t_kill = hp_now() - t0;
+	ksft_test_result(t_kill < 5 && hp_zeroable(0, KB) == 1,
+			 "SIGKILL ends a throttled zeroer in %.3f s, the page stays zeroable\n",
+			 t_kill);
+
+	sleep(6);
+	ksft_test_result(!kmsg_has("blocked for more than"),
+			 "no task was reported hung\n");
+
+	if (saved_hung[0])
+		write_str(HUNG_TIMEOUT, saved_hung);
+	ksft_finished();
+}

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0
+// vm-run: --mem 6G --append hugepagesz=1G --append hugepages=2
+/*
+ * Pre-zeroing holds back little free memory at a time. Free blocks that a
+ * reporting pass isolated look allocated to alloc_contig_range(), which
+ * then fails on every range that contains one (CMA, 1 GiB hugetlb pages,
+ * virtio-mem). Growing a pool of 1 GiB pages while memory is dirtied and
+ * flushed all the time must fail no more often with zero_page enabled than
+ * with it disabled.
+ */
+#include <sys/wait.h>
+
+#include "zero_page_common.h"
+
+#define POOL "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
+#define ROUNDS 10
+#define WANT 2
+
+static long pool_get(void)
+{
+	char buf[32];
+
+	if (read_file(POOL, buf, sizeof(buf)) <= 0)
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+static void pool_set(long n)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld\n", n);
+	write_file(POOL, buf, strlen(buf));
+}
+
+/* Dirties and frees memory, and flushes if @flush, until killed. */
+static pid_t start_churn(bool flush)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		for (;;) {
+			churn_memory(256 * MIB);
+			if (flush)
+				zp_write("flush", "1");
+		}
+	}
+	return pid;
+}
+
+/* Pages of 1 GiB missing over ROUNDS attempts to grow the pool to WANT. */
+static long missing_pages(bool enabled)
+{
+	long missing = 0;
+	pid_t churn;
+
+	zp_write("enabled", enabled ? "1" : "0");
+	churn = start_churn(enabled);
+	usleep(200000);
+	for (int r = 0; r < ROUNDS; r++) {
+		pool_set(WANT);
+		missing += WANT - pool_get();
+		pool_set(0);
+	}
+	kill(churn, SIGKILL);
+	waitpid(churn, NULL, 0);
+	return missing;
+}
+
+int main(void)
+{
+	long saved, off, on;
+	int ret;
+
+	ksft_print_header();
+	zp_require();
+	saved = pool_get();
+	if (saved < 0)
+		ksft_exit_skip("no 1 GiB hugetlb pool (boot with hugepagesz=1G)\n");
+	zp_save();
+	zp_defaults();
+	zp_write("delay_millisecs", "1");
+	ret = zp_write("enabled", "1");
+	if (ret)
+		ksft_exit_skip("cannot enable zero_page: %s\n", strerror(-ret));
+	pool_set(0);
+	pool_set(WANT);
+	if (pool_get() != WANT) {
+		pool_set(saved);
+		ksft_exit_skip("cannot get %d free 1 GiB pages at all\n", WANT);
+	}
+	pool_set(0);
+	ksft_set_plan(1);
+
+	off = missing_pages(false);
+	on = missing_pages(true);
+	ksft_test_result(on <= off,
+			 "1 GiB pages missing over %d pool growths: %ld with zero_page flushing, %ld without\n",
+			 ROUNDS, on, off);
+	pool_set(saved);
+	ksft_finished();
+}

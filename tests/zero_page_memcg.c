@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A THP that the fault had the page allocator clear (__GFP_ZERO), but whose
+ * memory cgroup charge then failed, goes back known to be zero: the next THP
+ * fault on the same CPU gets it from the per-CPU list and skips the clear
+ * (prezero_alloc_hit rises by a whole THP), with zero_page disabled.
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <sys/wait.h>
+
+#include "zero_page_common.h"
+#include "cgroup_util.h"
+
+/* Faults in one THP-aligned 2 MiB range with a single write. */
+static char *fault_one(void)
+{
+	char *raw = map_anon(2 * THP_SZ, 0, -1), *p;
+
+	if (!raw)
+		return NULL;
+	p = (char *)(((uintptr_t)raw + THP_SZ - 1) & ~(THP_SZ - 1));
+	madvise(p, THP_SZ, MADV_HUGEPAGE);
+	p[0] = 1;
+	return p;
+}
+
+int main(void)
+{
+	long long fallback, hits, thp;
+	cpu_set_t cpu0;
+	int status;
+	pid_t pid;
+	char *p;
+
+	ksft_print_header();
+	if (getuid())
+		ksft_exit_skip("must run as root\n");
+	if (vmstat_get("prezero_alloc_hit") < 0)
+		ksft_exit_skip("no prezero_alloc_hit in /proc/vmstat\n");
+	if (!cg_create("zp_memcg", "memory", "memory.max", "1048576"))
+		ksft_exit_skip("no cgroup v2 memory controller\n");
+	if (zp_present() && zp_read("enabled"))
+		ksft_exit_skip("zero_page is enabled\n");
+	if (read_file(THP_ENABLED, (char[64]){ 0 }, 64) <= 0)
+		ksft_exit_skip("no THP\n");
+	thp_saved[0] = '\0';
+	zp_owner = getpid();
+	{
+		char buf[256], *l, *r;
+
+		if (read_file(THP_ENABLED, buf, sizeof(buf)) > 0 &&
+		    (l = strchr(buf, '[')) && (r = strchr(l, ']'))) {
+			*r = '\0';
+			snprintf(thp_saved, sizeof(thp_saved), "%s", l + 1);
+			atexit(zp_restore);
+		}
+	}
+	thp_set("madvise");
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	if (sched_setaffinity(0, sizeof(cpu0), &cpu0))
+		ksft_exit_fail_msg("sched_setaffinity: %s\n", strerror(errno));
+	ksft_set_plan(2);
+
+	fallback = vmstat_get("thp_fault_fallback_charge");
+	pid = fork();
+	if (pid == 0) {
+		/* 2 MiB do not fit in 1 MiB: the THP charge fails. */
+		if (!cg_enter("zp_memcg", 0) || !fault_one())
+			_exit(1);
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	ksft_test_result(WIFEXITED(status) && !WEXITSTATUS(status) &&
+			 vmstat_get("thp_fault_fallback_charge") > fallback,
+			 "a THP fault in a 1 MiB memory cgroup failed its charge\n");
+
+	hits = vmstat_get("prezero_alloc_hit");
+	thp = vmstat_get("thp_fault_alloc");
+	p = fault_one();
+	hits = vmstat_get("prezero_alloc_hit") - hits;
+	ksft_test_result(p && vmstat_get("thp_fault_alloc") > thp &&
+			 first_nonzero(p + 1, THP_SZ - 1) < 0 && hits >= 512,
+			 "the next THP fault reuses it without a clear (%lld pages skipped)\n",
+			 hits);
+	ksft_finished();
+}
