@@ -4,8 +4,9 @@
  * No kernel path waits for a zeroer's CPU quota. A task in a cgroup limited
  * to 1% of a CPU (cpu.max "1000 100000") zeroes 1 GiB pages, which takes it
  * minutes; shrinking the pool meanwhile (which frees the page being zeroed)
- * completes within seconds, the zeroer's write ends with the page it lost,
- * nothing is reported hung, and the zeroer can be killed at once.
+ * completes within seconds, the zeroer's write ends with the page it lost
+ * (once it gets the CPU time to return), nothing is reported hung, and the
+ * zeroer can be killed at once.
  */
 #include <sys/wait.h>
 
@@ -83,6 +84,8 @@ int main(void)
 	if (!cg_create("hp_throttled", "cpu", "cpu.max", "1000 100000"))
 		ksft_exit_skip("no cgroup v2 CPU controller with cpu.max\n");
 	hp_save(KB);
+	/* Fresh pages are not zeroed (another test may have zeroed the pool). */
+	hp_set_pool(0, KB, 0);
 	hp_set_pool(0, KB, 2);
 	if (hp_free(0, KB) < 2 || hp_zeroable(0, KB) < 2)
 		ksft_exit_skip("cannot get two zeroable 1 GiB pages on node0\n");
@@ -110,17 +113,28 @@ int main(void)
 			 "shrinking the pool under a throttled zeroer takes %.3f s\n",
 			 t_shrink);
 
-	/* The zeroer lost its page: its write ends without zeroing it. */
+	/*
+	 * The zeroer lost its page: once it may run again, its write ends
+	 * without zeroing anything.
+	 */
+	cg_write(CG_ROOT "/hp_throttled/cpu.max", "max 100000");
 	t0 = hp_now();
 	while (waitpid(zeroer, &status, WNOHANG) == 0 && hp_now() - t0 < 10)
 		usleep(10000);
+	ksft_print_msg("zeroed_pages %lld -> %lld, exit %d, pool %lld free %lld\n",
+		       pages, hp_stat("zeroed_pages"),
+		       WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		       hp_nr(0, KB), hp_free(0, KB));
 	ksft_test_result(hp_stat("zeroed_pages") == pages && hp_now() - t0 < 10,
 			 "the zeroer's write ends with the page it lost (%.3f s)\n",
 			 hp_now() - t0);
-	if (hp_now() - t0 >= 10)
+	if (hp_now() - t0 >= 10) {
 		kill(zeroer, SIGKILL);
+		waitpid(zeroer, &status, 0);
+	}
 
 	/* A throttled zeroer in the middle of a 1 GiB page dies at once. */
+	cg_write(CG_ROOT "/hp_throttled/cpu.max", "1000 100000");
 	hp_set_pool(0, KB, 1);
 	zeroer = start_zeroer();
 	if (!wait_zeroing())
