@@ -9,22 +9,7 @@
 #ifndef HUGETLB_PREZERO_COMMON_H
 #define HUGETLB_PREZERO_COMMON_H
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <signal.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "kselftest.h"
+#include "prezero_common.h"
 
 #ifndef MAP_HUGE_SHIFT
 #define MAP_HUGE_SHIFT 26
@@ -38,7 +23,6 @@
 #define HP_GLOBAL_DIR "/sys/kernel/mm/hugepages"
 #define HP_MAX_NODES 8
 #define HP_MAX_SIZES 4
-#define MIB (1UL << 20)
 
 /* Page size of the default pool used by the tests, in kB. */
 #define HP_2M_KB 2048UL
@@ -49,47 +33,6 @@ static inline void hp_path(char *buf, size_t len, int node, unsigned long kb,
 {
 	snprintf(buf, len, HP_NODE_DIR "/node%d/hugepages/hugepages-%lukB/%s",
 		 node, kb, file);
-}
-
-/* Reads a number from a file; -1 on error. */
-static inline long long read_num_file(const char *path)
-{
-	char buf[64];
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtoll(buf, NULL, 10);
-}
-
-/* Writes exactly len bytes in one write(); returns 0 or -errno. */
-static inline int write_file(const char *path, const char *buf, size_t len)
-{
-	ssize_t n;
-	int fd, err = 0;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, buf, len);
-	if (n < 0)
-		err = -errno;
-	else if ((size_t)n != len)
-		err = -EIO;
-	close(fd);
-	return err;
-}
-
-static inline int write_str(const char *path, const char *s)
-{
-	return write_file(path, s, strlen(s));
 }
 
 static inline long long hp_read(int node, unsigned long kb, const char *file)
@@ -239,6 +182,24 @@ static inline long long hp_pool_on_node0(unsigned long kb, long long nr)
 		hp_set_pool(n, kb, 0);
 	hp_set_pool(0, kb, 0);
 	return hp_set_pool(0, kb, nr);
+}
+
+#define GIB (1UL << 30)
+
+/* Whether the CPU has 1 GiB pages (pdpe1gb). */
+static inline bool cpu_has_pdpe1gb(void)
+{
+	char line[4096];
+	bool found = false;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "flags", 5) && strstr(line, " pdpe1gb"))
+			found = true;
+	fclose(f);
+	return found;
 }
 
 /* Loads the module if needed; skips the whole test if it does not exist. */

@@ -5,7 +5,7 @@
  * hugetlb mapping shares its page with a child after fork(); when the owner
  * writes, its copy-on-write fault needs a second page, and the only one
  * left is being zeroed by a task throttled to 0.1% of a CPU. The fault waits for
- * it (fault_waits); the owner is killed meanwhile. The child must still read
+ * it (alloc_waits); the owner is killed meanwhile. The child must still read
  * its data: a failed allocation of the owner would make hugetlb_wp() unmap
  * the page from the child (unmap_ref_private()), which then dies of SIGBUS.
  */
@@ -87,7 +87,7 @@ int main(void)
 
 	if (pipe(wait_pipe) || pipe(go_pipe) || pipe(result_pipe) || pipe(info))
 		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
-	waits = hp_stat("fault_waits");
+	waits = hp_stat("alloc_waits");
 	start = hp_now();
 	/* Wait until one of the two free pages is being zeroed. */
 	while (hp_zeroable(0, KB) == 2 && hp_now() - start < 10)
@@ -100,9 +100,9 @@ int main(void)
 		ksft_exit_fail_msg("owner did not start\n");
 
 	/* The owner's fault waits for the zeroer: kill it meanwhile. */
-	while (hp_stat("fault_waits") == waits && hp_now() - start < 30)
+	while (hp_stat("alloc_waits") == waits && hp_now() - start < 30)
 		usleep(1000);
-	waited = hp_stat("fault_waits") - waits;
+	waited = hp_stat("alloc_waits") - waits;
 	kill(own, SIGKILL);
 	waitpid(own, &status, 0);
 	ksft_test_result(waited > 0 && WIFSIGNALED(status) &&

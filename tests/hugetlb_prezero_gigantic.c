@@ -3,7 +3,7 @@
 /*
  * 1 GiB pages, when the CPU offers pdpe1gb: a dirty 1 GiB page is zeroable,
  * gets zeroed and faults in as zero without a clear; a fault on a 1 GiB page
- * that is being zeroed waits for it (fault_waits) and reads zeroes; a signal
+ * that is being zeroed waits for it (alloc_waits) and reads zeroes; a signal
  * stops a write of two 1 GiB pages after the first.
  */
 #include <pthread.h>
@@ -11,22 +11,6 @@
 #include "hugetlb_prezero_common.h"
 
 #define KB HP_1G_KB
-#define GIB (1UL << 30)
-
-static bool cpu_has_pdpe1gb(void)
-{
-	char line[4096];
-	bool found = false;
-	FILE *f = fopen("/proc/cpuinfo", "r");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "flags", 5) && strstr(line, " pdpe1gb"))
-			found = true;
-	fclose(f);
-	return found;
-}
 
 /* Dirties @nr pages of the 1 GiB pool and gives them back. */
 static bool dirty(unsigned long nr)
@@ -72,7 +56,7 @@ int main(void)
 	ksft_set_plan(4);
 	hp_bind_node(0);
 
-	hits = hp_stat("fault_hits");
+	hits = hp_stat("alloc_hits");
 	ok = dirty(1) && hp_zeroable(0, KB) >= 1 && hp_zero(0, KB, 0) == 0 &&
 	     hp_zeroable(0, KB) == 0;
 	p = hp_map(KB, 1);
@@ -82,12 +66,12 @@ int main(void)
 		ok = ok && hp_first_nonzero(p, GIB) < 0;
 		munmap(p, GIB);
 	}
-	ksft_test_result(ok && hp_stat("fault_hits") > hits,
+	ksft_test_result(ok && hp_stat("alloc_hits") > hits,
 			 "a pre-zeroed 1 GiB page faults in as zero without a clear\n");
 
 	/* Fault while the only free pages are being zeroed. */
 	ok = dirty(2);
-	waits = hp_stat("fault_waits");
+	waits = hp_stat("alloc_waits");
 	pthread_create(&t[0], NULL, writer, NULL);
 	pthread_create(&t[1], NULL, writer, NULL);
 	while (hp_zeroable(0, KB) > 0)
@@ -100,9 +84,9 @@ int main(void)
 		munmap(p, 2 * GIB);
 	}
 	ksft_test_result(ok, "faults on 1 GiB pages being zeroed read zeroes\n");
-	ksft_test_result(hp_stat("fault_waits") > waits,
-			 "and waited for the zeroer (fault_waits +%lld)\n",
-			 hp_stat("fault_waits") - waits);
+	ksft_test_result(hp_stat("alloc_waits") > waits,
+			 "and waited for the zeroer (alloc_waits +%lld)\n",
+			 hp_stat("alloc_waits") - waits);
 	pthread_join(t[0], NULL);
 	pthread_join(t[1], NULL);
 

@@ -4,7 +4,7 @@
  * pool, then fault them in again, with and without pre-zeroing, fully and
  * partly pre-zeroed, through a fault and through fallocate() on hugetlbfs:
  * every byte reads as zero. Faults on pre-zeroed pages are counted in
- * fault_hits, and zeroed pages are used before the others.
+ * alloc_hits, and zeroed pages are used before the others.
  */
 #define _GNU_SOURCE
 #include "hugetlb_prezero_common.h"
@@ -88,20 +88,20 @@ int main(void)
 			 hp_zeroed(0, KB) == (long long)NR,
 			 "dirty pages are zeroable and get zeroed\n");
 
-	hits = hp_stat("fault_hits");
+	hits = hp_stat("alloc_hits");
 	ksft_test_result(fault_all_zero() &&
-			 hp_stat("fault_hits") == hits + (long long)NR,
+			 hp_stat("alloc_hits") == hits + (long long)NR,
 			 "pre-zeroed pages fault in as zero without a clear (hits +%lld)\n",
-			 hp_stat("fault_hits") - hits);
+			 hp_stat("alloc_hits") - hits);
 
 	/* Half zeroed: the zeroed half is used first, the rest is cleared. */
-	hits = hp_stat("fault_hits");
+	hits = hp_stat("alloc_hits");
 	ksft_test_result(dirty_pool() && hp_zero(0, KB, NR / 2) == 0 &&
 			 fault_all_zero() &&
-			 hp_stat("fault_hits") == hits + (long long)NR / 2,
+			 hp_stat("alloc_hits") == hits + (long long)NR / 2,
 			 "partly pre-zeroed pool faults in as zero\n");
 
-	hits = hp_stat("fault_hits");
+	hits = hp_stat("alloc_hits");
 	{
 		char *p;
 		bool ok = dirty_pool() && hp_zero(0, KB, 2) == 0;
@@ -114,17 +114,17 @@ int main(void)
 			ok = ok && hp_first_nonzero(p, 2 * KB * 1024) < 0;
 			munmap(p, 2 * KB * 1024);
 		}
-		ksft_test_result(ok && hp_stat("fault_hits") == hits + 2,
+		ksft_test_result(ok && hp_stat("alloc_hits") == hits + 2,
 				 "zeroed pages are allocated before the others\n");
 	}
 
 	ksft_test_result(dirty_pool() && fallocate_all_zero(),
 			 "fallocate() without pre-zeroing gives zeroes\n");
 
-	hits = hp_stat("fault_hits");
+	hits = hp_stat("alloc_hits");
 	ksft_test_result(dirty_pool() && hp_zero(0, KB, 0) == 0 &&
 			 fallocate_all_zero() &&
-			 hp_stat("fault_hits") == hits + (long long)NR,
+			 hp_stat("alloc_hits") == hits + (long long)NR,
 			 "fallocate() of pre-zeroed pages gives zeroes without a clear\n");
 
 	hp_unbind();

@@ -14,23 +14,7 @@
 #include "cgroup_util.h"
 
 #define KB HP_1G_KB
-#define GIB (1UL << 30)
 #define HUNG_TIMEOUT "/proc/sys/kernel/hung_task_timeout_secs"
-
-static bool cpu_has_pdpe1gb(void)
-{
-	char line[4096];
-	bool found = false;
-	FILE *f = fopen("/proc/cpuinfo", "r");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "flags", 5) && strstr(line, " pdpe1gb"))
-			found = true;
-	fclose(f);
-	return found;
-}
 
 static bool kmsg_has(const char *what)
 {

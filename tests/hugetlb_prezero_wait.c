@@ -4,7 +4,7 @@
  * rather than clearing the page under it. Writers zero every page of a small
  * dirty pool while the test faults the whole pool in as soon as every page has
  * been taken: the last faults find only pages being zeroed. When that happens,
- * fault_waits grows (the timing is up to the scheduler: rounds are repeated
+ * alloc_waits grows (the timing is up to the scheduler: rounds are repeated
  * until it is seen).
  */
 #include <pthread.h>
@@ -37,7 +37,7 @@ int main(void)
 	if (hp_pool_on_node0(KB, NR) != NR)
 		ksft_exit_skip("cannot allocate %lu huge pages\n", NR);
 
-	waits0 = hp_stat("fault_waits");
+	waits0 = hp_stat("alloc_waits");
 	for (round = 0; round < ROUNDS; round++) {
 		pthread_t threads[NR];
 		unsigned int i;
@@ -63,7 +63,7 @@ int main(void)
 		for (i = 0; i < NR; i++)
 			pthread_join(threads[i], NULL);
 
-		waits = hp_stat("fault_waits");
+		waits = hp_stat("alloc_waits");
 		if (waits > waits0)
 			break;
 	}
@@ -72,7 +72,7 @@ int main(void)
 			 "faults racing with zeroers get zeroes (%d rounds)\n",
 			 round + (round < ROUNDS));
 	if (waits > waits0)
-		ksft_test_result_pass("a fault waited for a page being zeroed (fault_waits +%lld)\n",
+		ksft_test_result_pass("a fault waited for a page being zeroed (alloc_waits +%lld)\n",
 				      waits - waits0);
 	else
 		ksft_test_result_skip("no fault hit a page being zeroed in %d rounds\n",

@@ -4,19 +4,17 @@
  * Bad-input sweep over every writable sysfs file of zero_page and
  * hugetlb_prezero, with write(2) on a fresh file descriptor each time.
  *
- * /sys/kernel/mm/zero_page/{enabled,batch_size,delay_millisecs,mini_order,
- * nontemporal,flush} parse with kstrtoull(buf, 10): decimal digits only
- * (leading zeros are decimal, not octal: "010" is 10), one optional leading
- * '+', one optional trailing newline, no overflow, no NUL byte anywhere,
- * then a range check (enabled 0..1, batch_size PAGE_SIZE..1 TiB,
- * delay_millisecs 0..3600000, mini_order 1..MAX_PAGE_ORDER, nontemporal
- * 0..1 where the CPU has non-temporal clears, else 0, flush only 1).
- *
- * nodeN/hugepages/hugepages-<size>kB/zeroable_hugepages (every node, every
- * size) accept "max" or a decimal number of at least 1 (digits only, no
- * sign, leading zeros allowed, no overflow), each with one optional
- * trailing newline; a valid request zeroes up to that many free huge pages
- * of the node, so the value read back drops by min(N, value).
+ * Every file parses by one rule (Documentation/ABI): kstrtoul(buf, 10) -
+ * decimal digits only (leading zeros are decimal, not octal: "010" is 10),
+ * one optional leading '+', one optional trailing newline, no overflow, no
+ * NUL byte anywhere - or a keyword of the file matched with sysfs_streq()
+ * (one optional trailing newline), then a range check: enabled 0..1,
+ * batch_size PAGE_SIZE..1 TiB, delay_millisecs 0..3600000, mini_order
+ * 1..MAX_PAGE_ORDER, nontemporal 0..1 where the CPU has non-temporal
+ * clears, else 0, flush only 1; nodeN/hugepages/hugepages-<size>kB/
+ * zeroable_hugepages (every node, every size) 1 or more, or the keyword
+ * "max". A valid request to zeroable_hugepages zeroes up to that many free
+ * huge pages of the node, so the value read back drops by min(N, value).
  *
  * Anything else must fail with EINVAL and leave the value read back
  * unchanged (zeroed_hugepages too for hugetlb). An empty write never
@@ -32,98 +30,98 @@
 #include <dirent.h>
 
 #define REJ	(-1LL)		/* the parser refuses it */
-#define U64MAX	(-2LL)		/* parses to 2^64 - 1 ("max" for hugetlb) */
+#define U64MAX	(-2LL)		/* parses to 2^64 - 1 */
+#define MAXKW	(-3LL)		/* the keyword "max": 2^64 - 1 where a file takes it */
 #define HP_NODES "/sys/devices/system/node"
 
 struct input {
 	const char *what;	/* printable description */
 	const char *buf;
 	size_t len;
-	long long zp;		/* kstrtoull(.., 10) result, REJ or U64MAX */
-	long long hp;		/* hugetlb_prezero result, REJ or U64MAX */
+	long long val;		/* the parsed value, REJ, U64MAX or MAXKW */
 };
 
-#define IN(what, str, zp, hp) { what, str, sizeof(str) - 1, zp, hp }
+#define IN(what, str, val) { what, str, sizeof(str) - 1, val }
 
 static char page_digits[4096], page_zeros_one[4096], page_letters[4096];
 static char page_spaces[4096];
 
 static struct input inputs[] = {
-	IN("\"0x10\"",		"0x10",		REJ, REJ),
-	IN("\"0X10\"",		"0X10",		REJ, REJ),
-	IN("\"0x\"",		"0x",		REJ, REJ),
-	IN("\"+1\"",		"+1",		1, REJ),
-	IN("\"+0\"",		"+0",		0, REJ),
-	IN("\"++1\"",		"++1",		REJ, REJ),
-	IN("\"+-1\"",		"+-1",		REJ, REJ),
-	IN("\"+\"",		"+",			REJ, REJ),
-	IN("\"-\"",		"-",			REJ, REJ),
-	IN("\"-0\"",		"-0",		REJ, REJ),
-	IN("\"-1\"",		"-1",		REJ, REJ),
-	IN("\" 1\"",		" 1",		REJ, REJ),
-	IN("\"\\t1\"",		"\t1",		REJ, REJ),
-	IN("\"\\v1\"",		"\v1",		REJ, REJ),
-	IN("\"\\n1\"",		"\n1",		REJ, REJ),
-	IN("\"1 \"",		"1 ",		REJ, REJ),
-	IN("\"1\\t\"",		"1\t",		REJ, REJ),
-	IN("\"1\\f\"",		"1\f",		REJ, REJ),
-	IN("\"1\\r\\n\"",	"1\r\n",		REJ, REJ),
-	IN("\"1\\n\\n\"",	"1\n\n",		REJ, REJ),
-	IN("\"1\\n1\"",		"1\n1",		REJ, REJ),
-	IN("\"1 1\"",		"1 1",		REJ, REJ),
-	IN("\"\\n\"",		"\n",		REJ, REJ),
-	IN("\" \"",		" ",			REJ, REJ),
-	IN("\"1a\"",		"1a",		REJ, REJ),
-	IN("\"a1\"",		"a1",		REJ, REJ),
-	IN("\"one\"",		"one",		REJ, REJ),
-	IN("\"1e3\"",		"1e3",		REJ, REJ),
-	IN("\"1.0\"",		"1.0",		REJ, REJ),
-	IN("\"1,0\"",		"1,0",		REJ, REJ),
-	IN("\"0b1\"",		"0b1",		REJ, REJ),
-	IN("\"0o1\"",		"0o1",		REJ, REJ),
-	IN("\"true\"",		"true",		REJ, REJ),
-	IN("\"y\"",		"y",			REJ, REJ),
-	IN("\"max\"",		"max",		REJ, U64MAX),
-	IN("\"max\\n\"",		"max\n",		REJ, U64MAX),
-	IN("\"max\\n\\n\"",	"max\n\n",		REJ, REJ),
-	IN("\"MAX\"",		"MAX",		REJ, REJ),
-	IN("\"max \"",		"max ",		REJ, REJ),
-	IN("\"maximum\"",	"maximum",		REJ, REJ),
-	IN("fullwidth 1",	"\xef\xbc\x91",	REJ, REJ),
-	IN("\"\\xbd\"",		"\xc2\xbd",		REJ, REJ),
-	IN("binary 01 02 ff",	"\x01\x02\xff",	REJ, REJ),
-	IN("\"\\0\"",		"\0",		REJ, REJ),
-	IN("\"1\\0\"",		"1\0",		REJ, REJ),
-	IN("\"\\01\"",		"\0001",		REJ, REJ),
-	IN("\"1\\0garbage\"",	"1\0garbage",	REJ, REJ),
-	IN("\"1\\n\\0\"",	"1\n\0",		REJ, REJ),
-	IN("\"18446744073709551616\"", "18446744073709551616", REJ, REJ),
-	IN("\"99999999999999999999999999\"", "99999999999999999999999999", REJ, REJ),
-	IN("\"18446744073709551615\"", "18446744073709551615", U64MAX, U64MAX),
-	IN("\"4294967296\"",	"4294967296",	4294967296LL, 4294967296LL),
-	IN("\"\" (empty)",	"",			REJ, REJ),
-	IN("\"0\"",		"0",			0, REJ),
-	IN("\"00\"",		"00",		0, REJ),
-	IN("\"0\\n\"",		"0\n",		0, REJ),
-	IN("\"1\"",		"1",			1, 1),
-	IN("\"1\\n\"",		"1\n",		1, 1),
-	IN("\"01\"",		"01",		1, 1),
-	IN("\"010\"",		"010",		10, 10),
-	IN("\"2\"",		"2",			2, 2),
-	IN("\"10\"",		"10",		10, 10),
-	IN("\"11\"",		"11",		11, 11),
-	IN("\"4095\"",		"4095",		4095, 4095),
-	IN("\"4096\"",		"4096",		4096, 4096),
-	IN("\"+4096\"",		"+4096",		4096, REJ),
-	IN("\"04096\\n\"",	"04096\n",		4096, 4096),
-	IN("\"3600000\"",	"3600000",		3600000, 3600000),
-	IN("\"3600001\"",	"3600001",		3600001, 3600001),
-	IN("\"1099511627776\"",	"1099511627776",	1099511627776LL, 1099511627776LL),
-	IN("\"1099511627777\"",	"1099511627777",	1099511627777LL, 1099511627777LL),
-	{ "4096 digits",	page_digits, sizeof(page_digits), REJ, REJ },
-	{ "4095 zeros and 1",	page_zeros_one, sizeof(page_zeros_one), 1, 1 },
-	{ "4096 letters",	page_letters, sizeof(page_letters), REJ, REJ },
-	{ "4096 spaces",	page_spaces, sizeof(page_spaces), REJ, REJ },
+	IN("\"0x10\"",		"0x10", REJ),
+	IN("\"0X10\"",		"0X10", REJ),
+	IN("\"0x\"",		"0x", REJ),
+	IN("\"+1\"",		"+1", 1),
+	IN("\"+0\"",		"+0", 0),
+	IN("\"++1\"",		"++1", REJ),
+	IN("\"+-1\"",		"+-1", REJ),
+	IN("\"+\"",		"+", REJ),
+	IN("\"-\"",		"-", REJ),
+	IN("\"-0\"",		"-0", REJ),
+	IN("\"-1\"",		"-1", REJ),
+	IN("\" 1\"",		" 1", REJ),
+	IN("\"\\t1\"",		"\t1", REJ),
+	IN("\"\\v1\"",		"\v1", REJ),
+	IN("\"\\n1\"",		"\n1", REJ),
+	IN("\"1 \"",		"1 ", REJ),
+	IN("\"1\\t\"",		"1\t", REJ),
+	IN("\"1\\f\"",		"1\f", REJ),
+	IN("\"1\\r\\n\"",	"1\r\n", REJ),
+	IN("\"1\\n\\n\"",	"1\n\n", REJ),
+	IN("\"1\\n1\"",		"1\n1", REJ),
+	IN("\"1 1\"",		"1 1", REJ),
+	IN("\"\\n\"",		"\n", REJ),
+	IN("\" \"",		" ", REJ),
+	IN("\"1a\"",		"1a", REJ),
+	IN("\"a1\"",		"a1", REJ),
+	IN("\"one\"",		"one", REJ),
+	IN("\"1e3\"",		"1e3", REJ),
+	IN("\"1.0\"",		"1.0", REJ),
+	IN("\"1,0\"",		"1,0", REJ),
+	IN("\"0b1\"",		"0b1", REJ),
+	IN("\"0o1\"",		"0o1", REJ),
+	IN("\"true\"",		"true", REJ),
+	IN("\"y\"",		"y", REJ),
+	IN("\"max\"",		"max", MAXKW),
+	IN("\"max\\n\"",		"max\n", MAXKW),
+	IN("\"max\\n\\n\"",	"max\n\n", REJ),
+	IN("\"MAX\"",		"MAX", REJ),
+	IN("\"max \"",		"max ", REJ),
+	IN("\"maximum\"",	"maximum", REJ),
+	IN("fullwidth 1",	"\xef\xbc\x91", REJ),
+	IN("\"\\xbd\"",		"\xc2\xbd", REJ),
+	IN("binary 01 02 ff",	"\x01\x02\xff", REJ),
+	IN("\"\\0\"",		"\0", REJ),
+	IN("\"1\\0\"",		"1\0", REJ),
+	IN("\"\\01\"",		"\0001", REJ),
+	IN("\"1\\0garbage\"",	"1\0garbage", REJ),
+	IN("\"1\\n\\0\"",	"1\n\0", REJ),
+	IN("\"18446744073709551616\"", "18446744073709551616", REJ),
+	IN("\"99999999999999999999999999\"", "99999999999999999999999999", REJ),
+	IN("\"18446744073709551615\"", "18446744073709551615", U64MAX),
+	IN("\"4294967296\"",	"4294967296", 4294967296LL),
+	IN("\"\" (empty)",	"", REJ),
+	IN("\"0\"",		"0", 0),
+	IN("\"00\"",		"00", 0),
+	IN("\"0\\n\"",		"0\n", 0),
+	IN("\"1\"",		"1", 1),
+	IN("\"1\\n\"",		"1\n", 1),
+	IN("\"01\"",		"01", 1),
+	IN("\"010\"",		"010", 10),
+	IN("\"2\"",		"2", 2),
+	IN("\"10\"",		"10", 10),
+	IN("\"11\"",		"11", 11),
+	IN("\"4095\"",		"4095", 4095),
+	IN("\"4096\"",		"4096", 4096),
+	IN("\"+4096\"",		"+4096", 4096),
+	IN("\"04096\\n\"",	"04096\n", 4096),
+	IN("\"3600000\"",	"3600000", 3600000),
+	IN("\"3600001\"",	"3600001", 3600001),
+	IN("\"1099511627776\"",	"1099511627776", 1099511627776LL),
+	IN("\"1099511627777\"",	"1099511627777", 1099511627777LL),
+	{ "4096 digits",	page_digits, sizeof(page_digits), REJ },
+	{ "4095 zeros and 1",	page_zeros_one, sizeof(page_zeros_one), 1 },
+	{ "4096 letters",	page_letters, sizeof(page_letters), REJ },
+	{ "4096 spaces",	page_spaces, sizeof(page_spaces), REJ },
 };
 #define NR_INPUTS ARRAY_SIZE(inputs)
 
@@ -187,8 +185,11 @@ static int sweep_zp(const struct zp_file *f, unsigned int *checked)
 
 	for (i = 0; i < NR_INPUTS; i++) {
 		const struct input *in = &inputs[i];
-		unsigned long long val = in->zp == U64MAX ? ~0ULL : (unsigned long long)in->zp;
-		bool accept = in->zp != REJ && val >= f->min && val <= f->max;
+		unsigned long long val = in->val == U64MAX ? ~0ULL : (unsigned long long)in->val;
+		bool accept = in->val >= 0 || in->val == U64MAX;
+
+		/* zero_page takes no keyword. */
+		accept = accept && val >= f->min && val <= f->max;
 		long long before = f->baseline >= 0 ? read_ll(path) : -1;
 		long long after;
 		ssize_t ret;
@@ -309,7 +310,8 @@ static int sweep_hp(int d, unsigned int *checked)
 
 	for (i = 0; i < NR_INPUTS; i++) {
 		const struct input *in = &inputs[i];
-		unsigned long long n = in->hp == U64MAX ? ~0ULL : (unsigned long long)in->hp;
+		bool max = in->val == U64MAX || in->val == MAXKW;
+		unsigned long long n = max ? ~0ULL : (unsigned long long)in->val;
 		long long before = read_ll(zeroable), zbefore = read_ll(zeroed);
 		long long after, zafter, expect;
 		ssize_t ret;
@@ -326,7 +328,7 @@ static int sweep_hp(int d, unsigned int *checked)
 			}
 			continue;
 		}
-		if (in->hp != REJ) {
+		if (in->val != REJ && n >= 1) {
 			expect = n >= (unsigned long long)before ? 0 : before - (long long)n;
 			if (ret != (ssize_t)in->len || after != expect) {
 				ksft_print_msg("%s: %s: should zero %llu: write %zd (%s), zeroable %lld -> %lld\n",

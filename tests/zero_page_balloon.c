@@ -140,8 +140,8 @@ int main(void)
 	/* virtio_balloon left PG_reported on what it reported: free new blocks. */
 	churn_memory(128 * MIB);
 	ret = zp_write("flush", "1");
-	ksft_test_result(ret == 0 && zp_read("pages_zeroed") > 0,
-			 "flush zeroes pages (%d, %lu pages)\n", ret, zp_read("pages_zeroed"));
+	ksft_test_result(ret == 0 && zp_read("zeroed_pages") > 0,
+			 "flush zeroes pages (%d, %lu pages)\n", ret, zp_read("zeroed_pages"));
 
 	/* Unloading zero_page (while enabled) gives reporting back. */
 	ok = unload_module("zero_page") && !zp_present();

@@ -7,21 +7,7 @@
 #ifndef ZERO_PAGE_COMMON_H
 #define ZERO_PAGE_COMMON_H
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <signal.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "kselftest.h"
+#include "prezero_common.h"
 
 #ifndef MADV_HUGEPAGE
 #define MADV_HUGEPAGE 14
@@ -34,8 +20,6 @@
 #endif
 
 #define ZP_DIR "/sys/kernel/mm/zero_page"
-#define THP_ENABLED "/sys/kernel/mm/transparent_hugepage/enabled"
-#define MIB (1UL << 20)
 #define PAGE_SZ 4096UL
 #define THP_SZ (2 * MIB)
 
@@ -53,42 +37,6 @@ static inline void zp_require(void)
 		ksft_exit_skip("module zero_page is not available\n");
 	if (!zp_present())
 		ksft_exit_skip(ZP_DIR " does not exist\n");
-}
-
-/* Writes exactly len bytes; returns 0 or -errno. */
-static inline int write_file(const char *path, const char *buf, size_t len)
-{
-	ssize_t ret;
-	int fd, err = 0;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	ret = write(fd, buf, len);
-	if (ret < 0)
-		err = -errno;
-	else if ((size_t)ret != len)
-		err = -EIO;
-	close(fd);
-	return err;
-}
-
-/* Reads a file into buf (NUL-terminated); returns the length or -errno. */
-static inline ssize_t read_file(const char *path, char *buf, size_t size)
-{
-	ssize_t ret;
-	int fd, err;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	ret = read(fd, buf, size - 1);
-	err = errno;
-	close(fd);
-	if (ret < 0)
-		return -err;
-	buf[ret] = '\0';
-	return ret;
 }
 
 static inline int zp_write(const char *name, const char *val)
@@ -120,46 +68,6 @@ static inline unsigned long zp_read(const char *name)
 	val = strtoul(buf, &end, 10);
 	if (errno || end == buf || strcmp(end, "\n"))
 		ksft_exit_fail_msg("%s: malformed content '%s'\n", path, buf);
-	return val;
-}
-
-/* A counter of /proc/vmstat, or -1 if it does not exist. */
-static inline long long vmstat_get(const char *name)
-{
-	char line[256];
-	size_t len = strlen(name);
-	long long val = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, name, len) && line[len] == ' ') {
-			val = strtoll(line + len + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return val;
-}
-
-/* A /proc/meminfo field in bytes, or 0. */
-static inline unsigned long meminfo_get(const char *name)
-{
-	char line[256];
-	size_t len = strlen(name);
-	unsigned long val = 0;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, name, len) && line[len] == ':') {
-			val = strtoul(line + len + 1, NULL, 10) * 1024;
-			break;
-		}
-	}
-	fclose(f);
 	return val;
 }
 
@@ -205,7 +113,6 @@ static const char *const zp_knobs[] = {
 static unsigned long zp_saved[ZP_NR_KNOBS];
 static unsigned long zp_saved_enabled;
 static bool zp_saved_valid;
-static char thp_saved[64];
 static pid_t zp_owner;
 
 static inline void zp_restore(void)
@@ -221,14 +128,12 @@ static inline void zp_restore(void)
 		if (zp_saved_enabled)
 			zp_write("enabled", "1");
 	}
-	if (thp_saved[0])
-		write_file(THP_ENABLED, thp_saved, strlen(thp_saved));
+	thp_restore();
 }
 
 /* Saves the module's knobs and the THP mode; they are restored at exit. */
 static inline void zp_save(void)
 {
-	char buf[256], *l, *r;
 	unsigned int i;
 
 	zp_owner = getpid();
@@ -236,22 +141,8 @@ static inline void zp_save(void)
 		zp_saved[i] = zp_read(zp_knobs[i]);
 	zp_saved_enabled = zp_read("enabled");
 	zp_saved_valid = true;
-
-	/* "always [madvise] never" -> "madvise" */
-	if (read_file(THP_ENABLED, buf, sizeof(buf)) > 0) {
-		l = strchr(buf, '[');
-		r = l ? strchr(l, ']') : NULL;
-		if (l && r) {
-			*r = '\0';
-			snprintf(thp_saved, sizeof(thp_saved), "%s", l + 1);
-		}
-	}
+	thp_save();
 	atexit(zp_restore);
-}
-
-static inline bool thp_set(const char *mode)
-{
-	return write_file(THP_ENABLED, mode, strlen(mode)) == 0;
 }
 
 /* The knobs back to the module's defaults, disabled. */

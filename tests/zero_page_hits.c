@@ -90,10 +90,10 @@ int main(void)
 
 	/* Enabled: flush, then THP faults. Free some blocks nobody reported yet. */
 	churn_memory(256 * MIB);
-	pages0 = zp_read("pages_zeroed");
+	pages0 = zp_read("zeroed_pages");
 	prezero0 = vmstat_get("prezero_pages");
 	ret = zp_write("flush", "1");
-	pages1 = zp_read("pages_zeroed");
+	pages1 = zp_read("zeroed_pages");
 	prezero1 = vmstat_get("prezero_pages");
 	ksft_test_result(ret == 0 && pages1 > pages0, "flush zeroed %lu pages\n", pages1 - pages0);
 	if (prezero0 >= 0) {
@@ -101,9 +101,9 @@ int main(void)
 
 		/* Blocks may merge or be allocated in between: allow 10%. */
 		ksft_test_result(d * 10 >= z * 9 && d * 10 <= z * 11,
-				 "prezero_pages (+%lld) matches pages_zeroed (+%lld)\n", d, z);
+				 "prezero_pages (+%lld) matches zeroed_pages (+%lld)\n", d, z);
 	} else {
-		ksft_test_result_skip("prezero_pages matches pages_zeroed (no counter)\n");
+		ksft_test_result_skip("prezero_pages matches zeroed_pages (no counter)\n");
 	}
 
 	ah0 = zp_read("alloc_hits");

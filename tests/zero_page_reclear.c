@@ -3,7 +3,7 @@
  * Each freed byte is cleared about once. Once a flush has zeroed the free
  * memory, a second flush clears (almost) nothing; faulting in and freeing
  * one THP, or 1 MiB of 4 KiB pages, and flushing again clears at most 1.1
- * bytes per byte freed (bytes_zeroed over the size freed), although the
+ * bytes per byte freed (zeroed_bytes over the size freed), although the
  * blocks split for the allocation are left behind and the freed blocks
  * merge with the zero blocks around them. The faults run on CPU 1, which
  * is taken offline and back before each flush, so that its per-CPU lists
@@ -55,7 +55,7 @@ static bool fault_free(bool thp)
 /* Bytes cleared per byte freed over ROUNDS rounds of fault_free() + flush. */
 static double reclear_ratio(bool thp, long long *thp_faults)
 {
-	unsigned long before = zp_read("bytes_zeroed");
+	unsigned long before = zp_read("zeroed_bytes");
 	long long faults = vmstat_get("thp_fault_alloc");
 
 	chunk = thp ? THP_SZ : MIB;
@@ -64,7 +64,7 @@ static double reclear_ratio(bool thp, long long *thp_faults)
 			return -1;
 	}
 	*thp_faults = vmstat_get("thp_fault_alloc") - faults;
-	return (double)(zp_read("bytes_zeroed") - before) / (ROUNDS * chunk);
+	return (double)(zp_read("zeroed_bytes") - before) / (ROUNDS * chunk);
 }
 
 int main(void)
@@ -92,9 +92,9 @@ int main(void)
 	drain_cpu1();
 	zp_write("flush", "1");
 	zp_write("flush", "1");
-	before = zp_read("bytes_zeroed");
+	before = zp_read("zeroed_bytes");
 	zp_write("flush", "1");
-	again = zp_read("bytes_zeroed") - before;
+	again = zp_read("zeroed_bytes") - before;
 	ksft_test_result(again <= 4 * MIB,
 			 "a flush of zeroed free memory clears %lu KiB\n", again >> 10);
 

@@ -74,7 +74,7 @@ while [ "$n" -lt "$ITER" ]; do
 	if ! modprobe zero_page; then
 		ok=0; fail_msg="modprobe failed at iteration $n"; break
 	fi
-	# Vary the knobs: order 0..10, small batches, short delays.
+	# Vary the knobs: order 1..10, small batches, short delays.
 	echo $(( 1 + n % 10 )) > "$ZP/mini_order" || { ok=0; fail_msg="mini_order $n"; break; }
 	echo $(( 4096 << (n % 14) )) > "$ZP/batch_size" || { ok=0; fail_msg="batch_size $n"; break; }
 	echo $(( n % 3 )) > "$ZP/delay_millisecs" || { ok=0; fail_msg="delay $n"; break; }
@@ -123,8 +123,8 @@ else
 fi
 
 modprobe zero_page
-defaults="$(cat $ZP/enabled) $(cat $ZP/batch_size) $(cat $ZP/delay_millisecs) $(cat $ZP/mini_order) $(cat $ZP/pages_zeroed)"
-if [ "$defaults" = "0 67108864 1000 0 0" ]; then
+defaults="$(cat $ZP/enabled) $(cat $ZP/batch_size) $(cat $ZP/delay_millisecs) $(cat $ZP/mini_order) $(cat $ZP/zeroed_pages)"
+if [ "$defaults" = "0 67108864 1000 1 0" ]; then
 	ktap_test_pass "fresh load has the defaults"
 else
 	ktap_print_msg "got: $defaults"
@@ -132,7 +132,7 @@ else
 fi
 
 # After unload the reporting slot is free again: a new instance can take it.
-if echo 1 > "$ZP/enabled" && echo 1 > "$ZP/flush" && [ "$(cat $ZP/pages_zeroed)" -gt 0 ]; then
+if echo 1 > "$ZP/enabled" && echo 1 > "$ZP/flush" && [ "$(cat $ZP/zeroed_pages)" -gt 0 ]; then
 	ktap_test_pass "reporting usable again after the cycles"
 else
 	ktap_test_fail "reporting usable again after the cycles"

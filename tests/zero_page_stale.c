@@ -209,8 +209,8 @@ static bool run_round(int round, size_t chunk)
 		if (ret)
 			ksft_exit_fail_msg("enable + flush: %s\n", strerror(-ret));
 	}
-	ksft_print_msg("round %d: dirtied %zu MiB, pages_zeroed %lu\n", round, dirtied / MIB,
-		       zp_read("pages_zeroed"));
+	ksft_print_msg("round %d: dirtied %zu MiB, zeroed_pages %lu\n", round, dirtied / MIB,
+		       zp_read("zeroed_pages"));
 	ok &= alloc_4k_faults(chunk);
 	ok &= alloc_thp_faults(chunk);
 	ok &= alloc_thp_populate(chunk);
@@ -270,7 +270,7 @@ int main(void)
 	waitpid(child, &status, 0);
 	ksft_test_result(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
 			 "knob churner saw no unexpected error\n");
-	ksft_print_msg("prezero_alloc_hit %lld -> %lld, pages_zeroed %lu\n", hits_at_start,
-		       vmstat_get("prezero_alloc_hit"), zp_read("pages_zeroed"));
+	ksft_print_msg("prezero_alloc_hit %lld -> %lld, zeroed_pages %lu\n", hits_at_start,
+		       vmstat_get("prezero_alloc_hit"), zp_read("zeroed_pages"));
 	ksft_finished();
 }

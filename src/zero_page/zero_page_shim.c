@@ -1,33 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * C shims for the zero_page Rust module: one-line wrappers for static inline
- * functions and macros that bindgen cannot expose, and the non-temporal page
- * clear. No policy lives here.
+ * The clearing routines of the zero_page Rust module. No policy lives here.
+ *
+ * The pages are free: they are cleared without KASAN checks and reports,
+ * like kernel_init_pages() does (clear_page() may be a checked memset(),
+ * e.g. on riscv).
  */
 
 #include <linux/highmem.h>
 #include <linux/kasan.h>
 #include <linux/mm.h>
-#include <linux/sched.h>
-#include <linux/scatterlist.h>
 
 #include "zero_page_shim.h"
 
-struct page *zp_sg_page(struct scatterlist *sg)
-{
-	return sg_page(sg);
-}
-
-struct page *zp_nth_page(struct page *page, unsigned long n)
-{
-	return nth_page(page, n);
-}
-
-/*
- * The pages are free: clear them without KASAN checks, like
- * kernel_init_pages() (clear_page() may be a checked memset(), e.g. on riscv).
- */
-void zp_clear_highpage_kasan_tagged(struct page *page)
+void zp_clear_page(struct page *page)
 {
 	kasan_disable_current();
 	clear_highpage_kasan_tagged(page);
@@ -41,7 +27,7 @@ void zp_clear_highpage_kasan_tagged(struct page *page)
  * to the allocator (possibly to another CPU). Architectures without such
  * stores use clear_page().
  */
-static void zp_clear_page_nt(void *addr)
+static void zp_clear_page_nt_addr(void *addr)
 {
 #ifdef CONFIG_X86_64
 	unsigned long lines = PAGE_SIZE / 64;
@@ -66,33 +52,14 @@ static void zp_clear_page_nt(void *addr)
 #endif
 }
 
-/* As clear_highpage_kasan_tagged(), with non-temporal stores. */
-void zp_clear_highpage_nt(struct page *page)
+/* As zp_clear_page(), with non-temporal stores. */
+void zp_clear_page_nt(struct page *page)
 {
-	void *kaddr = kmap_local_page(page);
+	void *kaddr;
 
 	kasan_disable_current();
-	zp_clear_page_nt(kasan_reset_tag(kaddr));
-	kasan_enable_current();
+	kaddr = kmap_local_page(page);
+	zp_clear_page_nt_addr(kasan_reset_tag(kaddr));
 	kunmap_local(kaddr);
-}
-
-void zp_cond_resched(void)
-{
-	cond_resched();
-}
-
-bool zp_debug_pagealloc_enabled(void)
-{
-	return debug_pagealloc_enabled();
-}
-
-bool zp_page_poisoning_enabled(void)
-{
-	return page_poisoning_enabled();
-}
-
-bool zp_want_init_on_free(void)
-{
-	return want_init_on_free();
+	kasan_enable_current();
 }

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the kselftests of zero_page and hugetlb_prezero, in the
+ * spirit of tools/testing/selftests/mm/vm_util.c and thp_settings.c: reading
+ * and writing sysfs and procfs files, /proc/vmstat and /proc/meminfo
+ * counters, saving and restoring the THP mode.
+ */
+#ifndef PREZERO_COMMON_H
+#define PREZERO_COMMON_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest.h"
+
+#define MIB (1UL << 20)
+#define THP_ENABLED "/sys/kernel/mm/transparent_hugepage/enabled"
+
+/* Writes exactly len bytes; returns 0 or -errno. */
+static inline int write_file(const char *path, const char *buf, size_t len)
+{
+	ssize_t ret;
+	int fd, err = 0;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, buf, len);
+	if (ret < 0)
+		err = -errno;
+	else if ((size_t)ret != len)
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+/* Reads a file into buf (NUL-terminated); returns the length or -errno. */
+static inline ssize_t read_file(const char *path, char *buf, size_t size)
+{
+	ssize_t ret;
+	int fd, err;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	ret = read(fd, buf, size - 1);
+	err = errno;
+	close(fd);
+	if (ret < 0)
+		return -err;
+	buf[ret] = '\0';
+	return ret;
+}
+
+/* Reads a number from a file; -1 on error. */
+static inline long long read_num_file(const char *path)
+{
+	char buf[64];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtoll(buf, NULL, 10);
+}
+
+static inline int write_str(const char *path, const char *s)
+{
+	return write_file(path, s, strlen(s));
+}
+
+/* A counter of /proc/vmstat, or -1 if it does not exist. */
+static inline long long vmstat_get(const char *name)
+{
+	char line[256];
+	size_t len = strlen(name);
+	long long val = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, name, len) && line[len] == ' ') {
+			val = strtoll(line + len + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+/* A /proc/meminfo field in bytes, or 0. */
+static inline unsigned long meminfo_get(const char *name)
+{
+	char line[256];
+	size_t len = strlen(name);
+	unsigned long val = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, name, len) && line[len] == ':') {
+			val = strtoul(line + len + 1, NULL, 10) * 1024;
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+/* The THP mode ("always", "madvise" or "never"), saved by thp_save(). */
+static char thp_saved[64];
+
+/* Saves the THP mode, for thp_restore(). */
+static inline void thp_save(void)
+{
+	char buf[256], *l, *r;
+
+	/* "always [madvise] never" -> "madvise" */
+	if (read_file(THP_ENABLED, buf, sizeof(buf)) > 0) {
+		l = strchr(buf, '[');
+		r = l ? strchr(l, ']') : NULL;
+		if (l && r) {
+			*r = '\0';
+			snprintf(thp_saved, sizeof(thp_saved), "%s", l + 1);
+		}
+	}
+}
+
+static inline void thp_restore(void)
+{
+	if (thp_saved[0])
+		write_file(THP_ENABLED, thp_saved, strlen(thp_saved));
+}
+
+static inline bool thp_set(const char *mode)
+{
+	return write_file(THP_ENABLED, mode, strlen(mode)) == 0;
+}
+
+#endif /* PREZERO_COMMON_H */
