@@ -11,13 +11,16 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# A run of two tests: hugepage-mmap (result $1) and cow (result $2), then
-# the on run's checks of the features (result $3, "" for none).
+# A run of two tests: hugepage-mmap (result $1) and cow (result $2, with a
+# failing subtest "$4" if given), then the on run's checks of the features
+# (result $3, "" for none).
 tap() {
 	local i=0 r
 	echo "TAP version 13"
 	for r in "$1:hugepage-mmap" "$2:cow"; do
 		i=$((i + 1))
+		echo "# selftests: mm: ${r#*:}: ./${r#*:}"
+		[ "${r#*:}" = cow ] && [ -n "${4:-}" ] && echo "# not ok 3 $4"
 		case "${r%%:*}" in
 		pass) echo "ok $i ${r#*:} # time=1s" ;;
 		skip) echo "ok $i ${r#*:} # SKIP time=1s" ;;
@@ -37,7 +40,7 @@ cmp_runs() {
 }
 
 echo "TAP version 13"
-echo "1..6"
+echo "1..7"
 n=0
 check() {
 	n=$((n + 1))
@@ -55,3 +58,5 @@ tap pass skip "" > "$tmp/off"; tap pass missing "$on_ok" > "$tmp/on"
 cmp_runs; check $? 1 "a missing result fails"
 tap pass skip "" > "$tmp/off"; tap pass skip "pass fail pass pass pass" > "$tmp/on"
 cmp_runs; check $? 1 "a failed check of the features fails"
+tap pass skip "" > "$tmp/off"; tap pass skip "$on_ok" "a subtest" > "$tmp/on"
+cmp_runs; check $? 1 "a subtest failing only with the features on fails"
