@@ -300,4 +300,18 @@ static inline double hp_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/*
+ * As hp_require(1), and skips the test unless 1 GiB pages exist; their pool
+ * size is restored at exit.
+ */
+static inline void hp_require_gigantic(void)
+{
+	hp_require(1);
+	if (!cpu_has_pdpe1gb())
+		ksft_exit_skip("the CPU has no pdpe1gb: no 1 GiB pages\n");
+	if (!hp_size_present(HP_1G_KB))
+		ksft_exit_skip("no hugepages-1048576kB pool (boot with hugepagesz=1G)\n");
+	hp_save(HP_1G_KB);
+}
+
 #endif /* HUGETLB_PREZERO_COMMON_H */

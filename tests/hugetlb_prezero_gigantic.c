@@ -43,12 +43,7 @@ int main(void)
 	bool ok;
 
 	ksft_print_header();
-	hp_require(1);
-	if (!cpu_has_pdpe1gb())
-		ksft_exit_skip("the CPU has no pdpe1gb: no 1 GiB pages\n");
-	if (!hp_size_present(KB))
-		ksft_exit_skip("no hugepages-1048576kB pool (boot with hugepagesz=1G)\n");
-	hp_save(KB);
+	hp_require_gigantic();
 	if (hp_free(0, KB) < 2)
 		hp_write_num(0, KB, "nr_hugepages", hp_nr(0, KB) + 2 - hp_free(0, KB));
 	if (hp_free(0, KB) < 2)

@@ -60,14 +60,9 @@ int main(void)
 	FILE *f;
 
 	ksft_print_header();
-	hp_require(1);
-	if (!cpu_has_pdpe1gb())
-		ksft_exit_skip("the CPU has no pdpe1gb: no 1 GiB pages\n");
-	if (!hp_size_present(KB))
-		ksft_exit_skip("no hugepages-1048576kB pool (boot with hugepagesz=1G)\n");
+	hp_require_gigantic();
 	if (!cg_create("hp_throttled", "cpu", "cpu.max", "1000 100000"))
 		ksft_exit_skip("no cgroup v2 CPU controller with cpu.max\n");
-	hp_save(KB);
 	/* Fresh pages are not zeroed (another test may have zeroed the pool). */
 	hp_set_pool(0, KB, 0);
 	hp_set_pool(0, KB, 2);
