@@ -181,6 +181,22 @@ static inline void zp_verify_restore(void)
 }
 
 /*
+ * Enables zero_page with the default knobs and no pass in the background
+ * (the delay is an hour): only the test's flushes clear. Skips the test
+ * when zero_page cannot be enabled.
+ */
+static inline void zp_enable_flush_only(void)
+{
+	int ret;
+
+	zp_defaults();
+	zp_write("delay_millisecs", "3600000");
+	ret = zp_write("enabled", "1");
+	if (ret)
+		ksft_exit_skip("cannot enable zero_page: %s\n", strerror(-ret));
+}
+
+/*
  * Enables zero_page with the default knobs, a 10 ms delay and the
  * verification of pre-zeroed pages on; skips the test when zero_page
  * cannot be enabled.

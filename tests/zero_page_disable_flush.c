@@ -20,12 +20,8 @@ int main(void)
 	ksft_print_header();
 	zp_require();
 	zp_save();
-	zp_defaults();
-	zp_write("delay_millisecs", "3600000");
+	zp_enable_flush_only();
 	zp_write("nontemporal", "0");
-	ret = zp_write("enabled", "1");
-	if (ret)
-		ksft_exit_skip("cannot enable zero_page: %s\n", strerror(-ret));
 	ksft_set_plan(2);
 
 	if (!dirty_free_memory(64 * MIB, 0x5a) || pipe(pfd))

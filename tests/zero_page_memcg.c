@@ -44,18 +44,8 @@ int main(void)
 		ksft_exit_skip("zero_page is enabled\n");
 	if (read_file(THP_ENABLED, (char[64]){ 0 }, 64) <= 0)
 		ksft_exit_skip("no THP\n");
-	thp_saved[0] = '\0';
-	zp_owner = getpid();
-	{
-		char buf[256], *l, *r;
-
-		if (read_file(THP_ENABLED, buf, sizeof(buf)) > 0 &&
-		    (l = strchr(buf, '[')) && (r = strchr(l, ']'))) {
-			*r = '\0';
-			snprintf(thp_saved, sizeof(thp_saved), "%s", l + 1);
-			atexit(zp_restore);
-		}
-	}
+	thp_save();
+	atexit(thp_restore);
 	thp_set("madvise");
 	CPU_ZERO(&cpu0);
 	CPU_SET(0, &cpu0);

@@ -21,19 +21,14 @@ static long param_read(void)
 int main(void)
 {
 	long a, b, c;
-	int ret;
 
 	ksft_print_header();
 	zp_require();
 	if (param_read() < 0)
 		ksft_exit_skip(PARAM " does not exist\n");
 	zp_save();
-	zp_defaults();
-	zp_write("delay_millisecs", "3600000");
+	zp_enable_flush_only();
 	zp_write("mini_order", "3");
-	ret = zp_write("enabled", "1");
-	if (ret)
-		ksft_exit_skip("cannot enable zero_page: %s\n", strerror(-ret));
 	ksft_set_plan(3);
 
 	zp_write("flush", "1");

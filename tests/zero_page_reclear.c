@@ -88,20 +88,14 @@ int main(void)
 	unsigned long before, again;
 	long long thp_faults;
 	double thp, small;
-	int ret;
 
 	ksft_print_header();
 	zp_require();
 	if (access(CPU1_ONLINE, W_OK))
 		ksft_exit_skip("needs a second CPU that can go offline\n");
 	zp_save();
-	zp_defaults();
 	thp_set("madvise");
-	/* Only flushes clear: no pass in the background. */
-	zp_write("delay_millisecs", "3600000");
-	ret = zp_write("enabled", "1");
-	if (ret)
-		ksft_exit_skip("cannot enable zero_page: %s\n", strerror(-ret));
+	zp_enable_flush_only();
 	ksft_set_plan(3);
 
 	/*
