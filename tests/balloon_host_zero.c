@@ -22,7 +22,7 @@
 #define OVERCOMMIT "/proc/sys/vm/nr_overcommit_hugepages"
 #define TEST_DIRTY "/sys/module/virtio_balloon/parameters/host_zero_test_dirty"
 #define TRUST_MSG "checking, then trusting it"
-#define BROKEN_MSG "no longer trusting it to zero pages"
+#define BROKEN_MSG "no longer trusted"
 
 static long long saved_overcommit = -1;
 
