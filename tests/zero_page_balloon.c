@@ -1,166 +1,123 @@
 // SPDX-License-Identifier: GPL-2.0
 // vm-run: --balloon
 /*
- * zero_page and virtio-balloon share free page reporting, which accepts one
- * device at a time:
- * - while virtio_balloon holds it, enabled=1 fails with EBUSY, logs exactly
- *   one error line, and leaves enabled at 0;
- * - once virtio_balloon is removed, enabling (and flushing) works;
- * - once zero_page is unloaded, virtio_balloon registers again (its probe,
- *   which fails if page_reporting_register() fails, binds the device);
- * - while zero_page holds it, virtio_balloon's probe fails (EBUSY).
+ * zero_page and virtio_balloon on one guest, in either load order, 20 times
+ * each under memory churn. zero_page yields: while the balloon reports free
+ * pages (to a host that zeroes them, host_zeroes_pages=1), zero_page stands
+ * by, and it reports again once the balloon is removed.
+ * - Loading virtio_balloon while zero_page is enabled binds the device; the
+ *   balloon reports (prezero_host_checked rises after a pass), also the
+ *   blocks zero_page reported before (PG_reported is forgotten at a switch),
+ *   and zero_page's flush fails with EBUSY while it stands by.
+ * - Enabling zero_page while the balloon reports works and stands by.
+ * - Removing the balloon makes zero_page report again: its flush clears.
+ * - /sys/kernel/mm/page_reporting/devices and the log say who reports.
  */
-#include <dirent.h>
-#include <sys/klog.h>
+#include "balloon_common.h"
 
-#include "zero_page_common.h"
+#define ROUNDS 20
+#define CHURN (64 * MIB)
 
-#define BALLOON_DRV "/sys/bus/virtio/drivers/virtio_balloon"
-#define BUSY_MSG "used by another device"
+enum {
+	A_BOUND, A_STANDBY, A_REPORTED, A_EBUSY, A_BACK,
+	B_REPORTED, B_ENABLED, B_BACK, B_REBIND, NR_CHECKS
+};
 
-/* Whether virtio_balloon is bound to a device (its probe succeeded). */
-static bool balloon_bound(void)
+static const char *const what[NR_CHECKS] = {
+	[A_BOUND] = "zero_page first: virtio_balloon binds",
+	[A_STANDBY] = "zero_page first: zero_page stands by, the balloon reports",
+	[A_REPORTED] = "zero_page first: the balloon reports what zero_page had reported",
+	[A_EBUSY] = "zero_page first: zero_page's flush is EBUSY while it stands by",
+	[A_BACK] = "zero_page first: rmmod virtio_balloon, zero_page reports again",
+	[B_REPORTED] = "balloon first: the balloon reports",
+	[B_ENABLED] = "balloon first: enabled=1 works and stands by",
+	[B_BACK] = "balloon first: rmmod virtio_balloon, zero_page reports again",
+	[B_REBIND] = "balloon first: virtio_balloon binds again after enabled=0",
+};
+
+static int passed[NR_CHECKS];
+
+static void restore(void)
 {
-	struct dirent *de;
-	bool bound = false;
-	DIR *d = opendir(BALLOON_DRV);
-
-	if (!d)
-		return false;
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "virtio", 6))
-			bound = true;
-	closedir(d);
-	return bound;
+	zp_restore();
+	balloon_load(false);
 }
 
-/* Whether the guest has a virtio device of the balloon type (ID 5). */
-static bool balloon_device_present(void)
+/* A flush of zero_page after churn that clears pages. */
+static bool zp_flush_clears(void)
 {
-	char path[512], buf[32];
-	struct dirent *de;
-	bool found = false;
-	DIR *d = opendir("/sys/bus/virtio/devices");
+	unsigned long before = zp_read("zeroed_pages");
 
-	if (!d)
-		return false;
-	while (!found && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/virtio/devices/%s/device", de->d_name);
-		if (read_file(path, buf, sizeof(buf)) > 0 && strtoul(buf, NULL, 0) == 5)
-			found = true;
-	}
-	closedir(d);
-	return found;
+	churn_memory(CHURN);
+	return zp_write("flush", "1") == 0 && zp_read("zeroed_pages") > before;
 }
 
-static bool module_loaded(const char *name)
+/*
+ * Whether the balloon reported at least 128 MiB since prezero_host_checked
+ * was `since` (in the pass started at registration or in the immediate one
+ * run here): a driver that was just loaded checks every page it trusts.
+ */
+static bool balloon_reported(long long since)
 {
-	char path[256];
-
-	snprintf(path, sizeof(path), "/sys/module/%s", name);
-	return access(path, F_OK) == 0;
-}
-
-/* Number of kernel log lines containing `needle`. */
-static int klog_count(const char *needle)
-{
-	int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0), len, n = 0;
-	char *buf, *p;
-
-	if (size <= 0)
-		return -1;
-	buf = malloc(size + 1);
-	if (!buf)
-		return -1;
-	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, size);
-	if (len < 0) {
-		free(buf);
-		return -1;
-	}
-	buf[len] = '\0';
-	for (p = buf; (p = strstr(p, needle)); p++)
-		n++;
-	free(buf);
-	return n;
-}
-
-static bool load_module(const char *name)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "modprobe %s", name);
-	return system(cmd) == 0;
-}
-
-static bool unload_module(const char *name)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rmmod %s", name);
-	return system(cmd) == 0;
+	return pr_flush() == 0 &&
+	       vmstat_get("prezero_host_checked") - since >= (long long)(128 * MIB / PAGE_SZ);
 }
 
 int main(void)
 {
-	int ret, before, after;
-	bool ok;
+	int round, i, steps0, stands0, again0;
+	long long checked;
 
 	ksft_print_header();
 	zp_require();
-	if (!balloon_device_present())
-		ksft_exit_skip("no virtio-balloon device (run with vm-run --balloon)\n");
-	if (!module_loaded("virtio_balloon") && !load_module("virtio_balloon"))
-		ksft_exit_skip("virtio_balloon is not available\n");
+	balloon_require();
 	zp_save();
-	ksft_set_plan(8);
+	atexit(restore);
+	ksft_set_plan(NR_CHECKS + 1);
 
-	zp_write("enabled", "0");
-	/* The balloon probed before (or while) zero_page was disabled. */
-	if (!balloon_bound()) {
+	steps0 = klog_count("steps aside for virtio_balloon");
+	stands0 = klog_count("zero_page stands by while virtio_balloon");
+	again0 = klog_count("zero_page reports free pages again");
+
+	for (round = 0; round < ROUNDS; round++) {
+		/* zero_page first, then the balloon. */
 		unload_module("virtio_balloon");
-		load_module("virtio_balloon");
+		zp_enable_flush_only();
+		zp_flush_clears();
+		checked = vmstat_get("prezero_host_checked");
+		balloon_load(true);
+		passed[A_BOUND] += balloon_bound();
+		passed[A_STANDBY] += pr_device_is("virtio_balloon", "reporting") &&
+				     pr_device_is("zero_page", "standby");
+		passed[A_REPORTED] += balloon_reported(checked);
+		passed[A_EBUSY] += zp_write("flush", "1") == -EBUSY &&
+				   zp_read("enabled") == 1;
+		unload_module("virtio_balloon");
+		passed[A_BACK] += pr_device_is("zero_page", "reporting") &&
+				  zp_flush_clears();
+
+		/* The balloon first, then zero_page. */
+		zp_write("enabled", "0");
+		checked = vmstat_get("prezero_host_checked");
+		balloon_load(true);
+		passed[B_REPORTED] += balloon_bound() && balloon_reported(checked);
+		passed[B_ENABLED] += zp_write("enabled", "1") == 0 &&
+				     zp_read("enabled") == 1 &&
+				     pr_device_is("zero_page", "standby");
+		unload_module("virtio_balloon");
+		passed[B_BACK] += pr_device_is("zero_page", "reporting") &&
+				  zp_flush_clears();
+		zp_write("enabled", "0");
+		passed[B_REBIND] += balloon_load(true) &&
+				    pr_device_is("virtio_balloon", "reporting");
 	}
-	ksft_test_result(balloon_bound(), "virtio_balloon owns free page reporting\n");
 
-	before = klog_count(BUSY_MSG);
-	ret = zp_write("enabled", "1");
-	after = klog_count(BUSY_MSG);
-	ksft_test_result(ret == -EBUSY && zp_read("enabled") == 0,
-			 "enabled=1 is EBUSY while virtio_balloon reports (got %d)\n", ret);
-	ksft_test_result(before >= 0 && after == before + 1,
-			 "exactly one error line logged (%d -> %d)\n", before, after);
-
-	ok = unload_module("virtio_balloon");
-	ret = zp_write("enabled", "1");
-	ok &= ret == 0 && zp_read("enabled") == 1;
-	ksft_test_result(ok, "enabled=1 works once virtio_balloon is removed (%d)\n", ret);
-
-	/* virtio_balloon left PG_reported on what it reported: free new blocks. */
-	churn_memory(128 * MIB);
-	ret = zp_write("flush", "1");
-	ksft_test_result(ret == 0 && zp_read("zeroed_pages") > 0,
-			 "flush zeroes pages (%d, %lu pages)\n", ret, zp_read("zeroed_pages"));
-
-	/* Unloading zero_page (while enabled) gives reporting back. */
-	ok = unload_module("zero_page") && !zp_present();
-	ksft_test_result(ok, "rmmod zero_page while enabled\n");
-	ok = load_module("virtio_balloon") && balloon_bound();
-	ksft_test_result(ok, "virtio_balloon registers again after rmmod zero_page\n");
-
-	/*
-	 * Last, because it leaves the balloon device unusable until reboot:
-	 * while zero_page owns reporting, the balloon's probe fails (EBUSY),
-	 * and virtio does not reset a device after a failed probe, so later
-	 * probes find its queues still enabled (ENOENT).
-	 */
-	unload_module("virtio_balloon");
-	load_module("zero_page");
-	ret = zp_write("enabled", "1");
-	load_module("virtio_balloon");
-	ksft_test_result(ret == 0 && !balloon_bound(),
-			 "virtio_balloon cannot register while enabled\n");
-	unload_module("virtio_balloon");
+	for (i = 0; i < NR_CHECKS; i++)
+		ksft_test_result(passed[i] == ROUNDS, "%s (%d/%d)\n", what[i],
+				 passed[i], ROUNDS);
+	ksft_test_result(klog_count("steps aside for virtio_balloon") - steps0 == ROUNDS &&
+			 klog_count("zero_page stands by while virtio_balloon") - stands0 == ROUNDS &&
+			 klog_count("zero_page reports free pages again") - again0 == 2 * ROUNDS,
+			 "one log line per switch\n");
 	ksft_finished();
 }

@@ -8,8 +8,10 @@
 //! `/proc/vmstat`).
 //!
 //! Interface: `/sys/kernel/mm/zero_page/`, see `Documentation/admin-guide/mm/zero_page.rst`. The
-//! device is only registered while `enabled` is 1, so that virtio-balloon (the other user of free
-//! page reporting, which allows one device at a time) can have it otherwise.
+//! device is only registered while `enabled` is 1. It yields to virtio-balloon, the other user of
+//! free page reporting: while the balloon reports free pages to the host (which may zero them,
+//! see `virtio_balloon.host_zeroes_pages`), the device stands by, and it reports again when the
+//! balloon goes away.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -90,7 +92,9 @@ fn params() -> Params {
 struct Zeroer;
 
 impl Handler for Zeroer {
+    const NAME: &'static CStr = c_str!("zero_page");
     const SKIP_ZEROED: bool = true;
+    const YIELDS: bool = true;
 
     fn report(&self, batch: Batch<'_>) -> Result {
         let nontemporal = NONTEMPORAL.load(Ordering::Relaxed);
@@ -145,7 +149,7 @@ fn enable(dev: &mut Option<Arc<Registration<Zeroer>>>) -> Result {
     let params = params();
     let reg = Arc::pin_init(Registration::new(Zeroer, params), GFP_KERNEL).inspect_err(|e| {
         if *e == EBUSY {
-            pr_err!("free page reporting is used by another device (virtio-balloon?)\n");
+            pr_err!("free page reporting is used by another device\n");
         }
     })?;
     *dev = Some(reg);

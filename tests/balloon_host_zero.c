@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0
+// vm-run: --balloon
+/*
+ * virtio_balloon.host_zeroes_pages: the host (QEMU) discards the memory of
+ * the free pages the balloon reports and of the pages it inflates, so they
+ * read back as zero, and the guest does not clear them again.
+ * - Without the opt-in, a reporting pass marks nothing.
+ * - With it (and page_reporting.verify_zeroed=1), 4K, THP and hugetlb
+ *   surplus faults after a pass read zeroes only and skip their clears
+ *   (prezero_alloc_hit), and the guest checked what it trusted
+ *   (prezero_host_checked).
+ * - Deflated pages come back known to be zero, checked.
+ * - A host that breaks its promise (host_zero_test_dirty writes into a block
+ *   after the host acknowledged it) is caught: one log line, the pages are
+ *   counted in prezero_host_failed, nothing is marked any more, nothing
+ *   stale reaches user space.
+ */
+#include "balloon_common.h"
+
+#define PATTERN 0xa5
+#define KEEP (96 * MIB)
+#define OVERCOMMIT "/proc/sys/vm/nr_overcommit_hugepages"
+#define TEST_DIRTY "/sys/module/virtio_balloon/parameters/host_zero_test_dirty"
+#define TRUST_MSG "checking, then trusting it"
+#define BROKEN_MSG "no longer trusted"
+
+static long long saved_overcommit = -1;
+
+static void restore(void)
+{
+	if (saved_overcommit >= 0) {
+		char buf[32];
+
+		snprintf(buf, sizeof(buf), "%lld", saved_overcommit);
+		write_str(OVERCOMMIT, buf);
+	}
+	zp_verify_restore();
+	thp_restore();
+	/* A driver that stopped trusting the host is reset by a reload. */
+	balloon_load(false);
+}
+
+/*
+ * Faults in len bytes of anonymous memory (mmap flags, madvise advice) and
+ * returns the offset of the first non-zero byte, -1 if all are zero, -2 if
+ * the memory could not be had.
+ */
+static long fault_in(size_t len, int flags, int advice)
+{
+	char *p = map_anon(len, flags, advice);
+	long bad;
+
+	if (!p)
+		return -2;
+	if (madvise(p, len, MADV_POPULATE_WRITE)) {
+		munmap(p, len);
+		return -2;
+	}
+	bad = first_nonzero(p, len);
+	munmap(p, len);
+	return bad;
+}
+
+struct deltas {
+	long long pages, checked, failed, hit, verify_failed;
+};
+
+static struct deltas snap(void)
+{
+	return (struct deltas){
+		vmstat_get("prezero_pages"), vmstat_get("prezero_host_checked"),
+		vmstat_get("prezero_host_failed"), vmstat_get("prezero_alloc_hit"),
+		vmstat_get("prezero_verify_failed"),
+	};
+}
+
+static struct deltas since(struct deltas a)
+{
+	struct deltas b = snap();
+
+	return (struct deltas){
+		b.pages - a.pages, b.checked - a.checked, b.failed - a.failed,
+		b.hit - a.hit, b.verify_failed - a.verify_failed,
+	};
+}
+
+/* Size of the guest's RAM as QEMU counts it, in MiB (MemTotal rounded up). */
+static unsigned long guest_ram_mib(void)
+{
+	unsigned long mib = meminfo_get("MemTotal") / MIB;
+
+	return (mib + 511) / 512 * 512;
+}
+
+int main(void)
+{
+	long long vfailed, vchecked;
+	struct deltas d0, d;
+	unsigned long ram;
+	long bad;
+	int ret, before;
+
+	ksft_print_header();
+	balloon_require();
+	if (vmstat_get("prezero_host_checked") < 0)
+		ksft_exit_skip("no prezero_host_* counters in /proc/vmstat\n");
+	zp_verify_require(&vfailed, &vchecked);
+	thp_save();
+	saved_overcommit = read_num_file(OVERCOMMIT);
+	atexit(restore);
+	ksft_set_plan(14);
+
+	/* No opt-in: the host may or may not zero, the guest trusts nothing. */
+	ksft_test_result(balloon_load(false), "virtio_balloon without host zeroing\n");
+	dirty_free_memory(KEEP, PATTERN);
+	d0 = snap();
+	ret = pr_flush();
+	d = since(d0);
+	ksft_test_result(ret == 0 && d.pages == 0 && d.checked == 0,
+			 "without opt-in a pass marks nothing (%d, %lld pages, %lld checked)\n",
+			 ret, d.pages, d.checked);
+	thp_set("always");
+	/* 4K: freed THPs would stay dirty on the per-CPU lists. */
+	d0 = snap();
+	bad = fault_in(64 * MIB, 0, MADV_NOHUGEPAGE);
+	d = since(d0);
+	ksft_test_result(bad == -1 && d.hit == 0,
+			 "without opt-in faults clear (%ld, %lld hits)\n", bad, d.hit);
+
+	/* Opt-in, with the allocator checking every pre-zeroed page. */
+	if (write_file(ZP_VERIFY, "1", 1))
+		ksft_exit_fail_msg("cannot enable verify_zeroed\n");
+	before = klog_count(TRUST_MSG);
+	ksft_test_result(balloon_load(true) && klog_count(TRUST_MSG) == before + 1,
+			 "virtio_balloon host_zeroes_pages=1 says it checks\n");
+	dirty_free_memory(KEEP, PATTERN);
+	d0 = snap();
+	ret = pr_flush();
+	d = since(d0);
+	ksft_test_result(ret == 0 && d.pages >= (long long)(256 * MIB / PAGE_SZ) &&
+			 d.checked > 0 && d.failed == 0,
+			 "a pass marks host-zeroed blocks, checked (%d, %lld pages, %lld checked)\n",
+			 ret, d.pages, d.checked);
+
+	/*
+	 * hugetlb first: the THPs that the THP faults free stay dirty on the
+	 * per-CPU lists, where the next allocation of that order finds them.
+	 */
+	write_str("/proc/sys/vm/nr_hugepages", "0");
+	write_str(OVERCOMMIT, "16");
+	d0 = snap();
+	bad = fault_in(16 * MIB, MAP_HUGETLB, -1);
+	d = since(d0);
+	ksft_test_result(bad == -1 && d.hit >= (long long)(2 * MIB / PAGE_SZ),
+			 "hugetlb surplus faults: zeroes, %lld pages skipped (%ld)\n", d.hit, bad);
+	/* Free blocks below the reporting order come first, and are dirty. */
+	d0 = snap();
+	bad = fault_in(128 * MIB, 0, MADV_NOHUGEPAGE);
+	d = since(d0);
+	ksft_test_result(bad == -1 && d.hit > 0,
+			 "4K faults: zeroes, %lld clears skipped (%ld)\n", d.hit, bad);
+	d0 = snap();
+	bad = fault_in(128 * MIB, 0, MADV_HUGEPAGE);
+	d = since(d0);
+	ksft_test_result(bad == -1 && d.hit >= (long long)(64 * MIB / PAGE_SZ),
+			 "THP faults: zeroes, %lld pages skipped (%ld)\n", d.hit, bad);
+	ksft_test_result(vmstat_get("prezero_verify_failed") == vfailed &&
+			 vmstat_get("prezero_verify_checked") > vchecked,
+			 "verify_zeroed: every pre-zeroed page was zero\n");
+
+	/* Deflate: the host discarded the pages when they were inflated. */
+	ram = guest_ram_mib();
+	if (!balloon_resize(ram - 256, "balloon_inflate", 256 * MIB / PAGE_SZ)) {
+		ksft_test_result_skip("the host did not inflate the balloon\n");
+		ksft_test_result_skip("deflate\n");
+	} else {
+		ksft_test_result_pass("inflated by 256 MiB through the monitor\n");
+		d0 = snap();
+		ret = balloon_resize(ram, "balloon_deflate", 256 * MIB / PAGE_SZ);
+		d = since(d0);
+		ksft_test_result(ret && d.pages >= (long long)(256 * MIB / PAGE_SZ) &&
+				 d.checked > 0 && d.failed == 0,
+				 "deflated pages come back marked, checked (%lld pages, %lld checked)\n",
+				 d.pages, d.checked);
+	}
+
+	/*
+	 * The host breaks its promise for the next block it acknowledges, in
+	 * the background pass or in the immediate one.
+	 */
+	before = klog_count(BROKEN_MSG);
+	d0 = snap();
+	if (write_str(TEST_DIRTY, "1"))
+		ksft_exit_fail_msg("cannot write " TEST_DIRTY "\n");
+	dirty_free_memory(KEEP, PATTERN);
+	ret = pr_flush();
+	d = since(d0);
+	ksft_test_result(ret == 0 && d.failed > 0 && klog_count(BROKEN_MSG) == before + 1,
+			 "a block the host did not zero is caught, one log line (%lld pages)\n",
+			 d.failed);
+	churn_memory(256 * MIB);
+	d0 = snap();
+	ret = pr_flush();
+	d = since(d0);
+	ksft_test_result(ret == 0 && d.pages == 0 && d.checked == 0,
+			 "then nothing is marked or checked any more (%lld, %lld)\n",
+			 d.pages, d.checked);
+	d0 = snap();
+	bad = fault_in(256 * MIB, 0, MADV_HUGEPAGE);
+	d = since(d0);
+	ksft_test_result(bad == -1 && d.verify_failed == 0,
+			 "nothing stale reaches user space (%ld, %lld not zero)\n",
+			 bad, d.verify_failed);
+	ksft_finished();
+}
