@@ -380,7 +380,7 @@ int main(void)
 			access(HP_NODES "/node0/hugepages/hugepages-2048kB/zeroable_hugepages",
 			       F_OK)))
 		have_hp = false;
-	ksft_set_plan(7 + (have_hp ? nr_hp_dirs : 1));
+	ksft_set_plan(9 + (have_hp ? nr_hp_dirs : 1));
 	ksft_print_msg("%zu inputs per file, MAX_PAGE_ORDER %d, %d hstate directories\n",
 		       NR_INPUTS, max_order, nr_hp_dirs);
 
@@ -391,14 +391,17 @@ int main(void)
 	/* nontemporal accepts 1 only where the CPU has non-temporal clears. */
 	nt_max = zp_read("nontemporal") == 1 || !zp_write("nontemporal", "1");
 
-	files[0] = (struct zp_file){ "enabled", 0, 1, 1 };
-	files[1] = (struct zp_file){ "batch_size", PAGE_SZ, 1ULL << 40, 8192000 };
-	files[2] = (struct zp_file){ "delay_millisecs", 0, 3600000, 1234 };
-	files[3] = (struct zp_file){ "mini_order", 1, max_order, 3 };
-	files[4] = (struct zp_file){ "nontemporal", 0, nt_max, 0 };
-	files[5] = (struct zp_file){ "flush", 1, 1, -1 };
-	files[6] = (struct zp_file){ "zero_bytes", 1, ~0ULL, -1, true };
-	files[7] = (struct zp_file){ "background", 0, 1, 0 };
+#define ZP_FILE(n, lo, hi, base) \
+	((struct zp_file){ .name = (n), .min = (lo), .max = (hi), .baseline = (base) })
+	files[0] = ZP_FILE("enabled", 0, 1, 1);
+	files[1] = ZP_FILE("batch_size", PAGE_SZ, 1ULL << 40, 8192000);
+	files[2] = ZP_FILE("delay_millisecs", 0, 3600000, 1234);
+	files[3] = ZP_FILE("mini_order", 1, max_order, 3);
+	files[4] = ZP_FILE("nontemporal", 0, nt_max, 0);
+	files[5] = ZP_FILE("flush", 1, 1, -1);
+	files[6] = ZP_FILE("zero_bytes", 1, ~0ULL, -1);
+	files[6].max_keyword = true;
+	files[7] = ZP_FILE("background", 0, 1, 0);
 	for (i = 0; i < ARRAY_SIZE(files); i++) {
 		checked = 0;
 		bad = sweep_zp(&files[i], &checked);
