@@ -11,7 +11,8 @@
  * (one optional trailing newline), then a range check: enabled 0..1,
  * batch_size PAGE_SIZE..1 TiB, delay_millisecs 0..3600000, mini_order
  * 1..MAX_PAGE_ORDER, nontemporal 0..1 where the CPU has non-temporal
- * clears, else 0, flush only 1; nodeN/hugepages/hugepages-<size>kB/
+ * clears, else 0, flush only 1, zero_bytes 1 or more or "max",
+ * background 0..1; nodeN/hugepages/hugepages-<size>kB/
  * zeroable_hugepages (every node, every size) 1 or more, or the keyword
  * "max". A valid request to zeroable_hugepages zeroes up to that many free
  * huge pages of the node, so the value read back drops by min(N, value).
@@ -170,6 +171,7 @@ struct zp_file {
 	const char *name;
 	unsigned long long min, max;
 	long long baseline;	/* value set before the sweep, -1 none (flush) */
+	bool max_keyword;	/* takes "max" (zero_bytes) */
 };
 
 /* Sweeps one zero_page file; returns the number of mismatches. */
@@ -185,10 +187,12 @@ static int sweep_zp(const struct zp_file *f, unsigned int *checked)
 
 	for (i = 0; i < NR_INPUTS; i++) {
 		const struct input *in = &inputs[i];
-		unsigned long long val = in->val == U64MAX ? ~0ULL : (unsigned long long)in->val;
-		bool accept = in->val >= 0 || in->val == U64MAX;
+		bool kw = in->val == MAXKW && f->max_keyword;
+		unsigned long long val = in->val == U64MAX || kw ? ~0ULL :
+					 (unsigned long long)in->val;
+		bool accept = in->val >= 0 || in->val == U64MAX || kw;
 
-		/* zero_page takes no keyword. */
+		/* Only zero_bytes takes a keyword. */
 		accept = accept && val >= f->min && val <= f->max;
 		long long before = f->baseline >= 0 ? read_ll(path) : -1;
 		long long after;
@@ -354,7 +358,7 @@ static int sweep_hp(int d, unsigned int *checked)
 int main(void)
 {
 	unsigned long nt_max, checked_total = 0;
-	struct zp_file files[6];
+	struct zp_file files[8];
 	unsigned int checked, i;
 	int bad, d, ret, max_order = max_page_order();
 	bool have_hp;
@@ -376,7 +380,7 @@ int main(void)
 			access(HP_NODES "/node0/hugepages/hugepages-2048kB/zeroable_hugepages",
 			       F_OK)))
 		have_hp = false;
-	ksft_set_plan(7 + (have_hp ? nr_hp_dirs : 1));
+	ksft_set_plan(9 + (have_hp ? nr_hp_dirs : 1));
 	ksft_print_msg("%zu inputs per file, MAX_PAGE_ORDER %d, %d hstate directories\n",
 		       NR_INPUTS, max_order, nr_hp_dirs);
 
@@ -387,12 +391,17 @@ int main(void)
 	/* nontemporal accepts 1 only where the CPU has non-temporal clears. */
 	nt_max = zp_read("nontemporal") == 1 || !zp_write("nontemporal", "1");
 
-	files[0] = (struct zp_file){ "enabled", 0, 1, 1 };
-	files[1] = (struct zp_file){ "batch_size", PAGE_SZ, 1ULL << 40, 8192000 };
-	files[2] = (struct zp_file){ "delay_millisecs", 0, 3600000, 1234 };
-	files[3] = (struct zp_file){ "mini_order", 1, max_order, 3 };
-	files[4] = (struct zp_file){ "nontemporal", 0, nt_max, 0 };
-	files[5] = (struct zp_file){ "flush", 1, 1, -1 };
+#define ZP_FILE(n, lo, hi, base) \
+	((struct zp_file){ .name = (n), .min = (lo), .max = (hi), .baseline = (base) })
+	files[0] = ZP_FILE("enabled", 0, 1, 1);
+	files[1] = ZP_FILE("batch_size", PAGE_SZ, 1ULL << 40, 8192000);
+	files[2] = ZP_FILE("delay_millisecs", 0, 3600000, 1234);
+	files[3] = ZP_FILE("mini_order", 1, max_order, 3);
+	files[4] = ZP_FILE("nontemporal", 0, nt_max, 0);
+	files[5] = ZP_FILE("flush", 1, 1, -1);
+	files[6] = ZP_FILE("zero_bytes", 1, ~0ULL, -1);
+	files[6].max_keyword = true;
+	files[7] = ZP_FILE("background", 0, 1, 0);
 	for (i = 0; i < ARRAY_SIZE(files); i++) {
 		checked = 0;
 		bad = sweep_zp(&files[i], &checked);

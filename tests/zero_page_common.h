@@ -106,7 +106,7 @@ static inline int max_page_order(void)
 
 /* The knobs, saved at start and restored at exit. */
 static const char *const zp_knobs[] = {
-	"batch_size", "delay_millisecs", "mini_order", "nontemporal",
+	"batch_size", "delay_millisecs", "mini_order", "nontemporal", "background",
 };
 #define ZP_NR_KNOBS ARRAY_SIZE(zp_knobs)
 
@@ -152,6 +152,7 @@ static inline void zp_defaults(void)
 	zp_write("batch_size", "67108864");
 	zp_write("delay_millisecs", "1000");
 	zp_write("mini_order", "1");
+	zp_write("background", "1");
 }
 
 /* The page allocator's verification of pre-zeroed pages (patch 0007). */

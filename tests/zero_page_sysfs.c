@@ -16,7 +16,8 @@ static const struct zp_file files[] = {
 	{ "enabled", 0644 },	 { "batch_size", 0644 },   { "delay_millisecs", 0644 },
 	{ "mini_order", 0644 },	 { "flush", 0200 },	   { "nontemporal", 0644 },
 	{ "zeroed_pages", 0444 }, { "zeroed_bytes", 0444 }, { "batches", 0444 },
-	{ "zero_time_ns", 0444 }, { "alloc_hits", 0444 },
+	{ "zero_time_ns", 0444 }, { "alloc_hits", 0444 }, { "zero_bytes", 0200 },
+	{ "background", 0644 },
 };
 #define NR_FILES ARRAY_SIZE(files)
 

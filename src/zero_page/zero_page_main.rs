@@ -61,6 +61,7 @@ static BATCH_SIZE: AtomicU64 = AtomicU64::new(DEFAULT_BATCH_SIZE);
 static DELAY_MS: AtomicU64 = AtomicU64::new(DEFAULT_DELAY_MS);
 static MINI_ORDER: AtomicU64 = AtomicU64::new(MIN_ORDER);
 static NONTEMPORAL: AtomicBool = AtomicBool::new(HAVE_NT_CLEAR);
+static BACKGROUND: AtomicBool = AtomicBool::new(true);
 /// Set on unload: `enabled` cannot be set any more.
 static UNLOADING: AtomicBool = AtomicBool::new(false);
 
@@ -85,6 +86,7 @@ fn params() -> Params {
         // A delay of 0 selects the default (2 s) to the core: 0 ms means one jiffy.
         delay: msecs_to_jiffies(delay_ms).max(1),
         batch_size: BATCH_SIZE.load(Ordering::Relaxed),
+        on_demand: !BACKGROUND.load(Ordering::Relaxed),
     }
 }
 
@@ -143,7 +145,7 @@ fn enable(dev: &mut Option<Arc<Registration<Zeroer>>>) -> Result {
         return Err(EINVAL);
     }
     if page_reporting::want_init_on_free() {
-        pr_warn!("init_on_free already zeroes freed pages; pre-zeroing only costs CPU\n");
+        pr_info!("init_on_free: freed pages are known to be zero, only the rest is cleared\n");
     }
 
     let params = params();
@@ -272,6 +274,51 @@ impl File<Dir<Device>> for Flush {
     }
 }
 
+/// `zero_bytes`: writing N (or `max`) clears up to N bytes of free memory of the writer's node
+/// now, in the writer's context: its cgroup pays for it.
+struct ZeroBytes;
+
+impl File<Dir<Device>> for ZeroBytes {
+    const NAME: &'static CStr = c_str!("zero_bytes");
+    const KEYWORDS: &'static [(&'static CStr, u64)] = &[(c_str!("max"), u64::MAX)];
+
+    fn store(dev: &Device, value: u64) -> Result {
+        if value == 0 {
+            return Err(EINVAL);
+        }
+        // As for `flush`: without the mutex, on a reference of our own.
+        let reg = dev.lock().clone().ok_or(EINVAL)?;
+        reg.flush_local_node(if value == u64::MAX { 0 } else { value })?;
+        Ok(())
+    }
+}
+
+/// `background`: 1 (default) lets the reporting worker clear free memory in the background, 0
+/// leaves all clearing to the writers of `flush` and `zero_bytes`.
+struct Background;
+
+impl File<Dir<Device>> for Background {
+    const NAME: &'static CStr = c_str!("background");
+
+    fn show(_: &Device) -> Result<u64> {
+        Ok(BACKGROUND.load(Ordering::Relaxed).into())
+    }
+
+    fn store(dev: &Device, value: u64) -> Result {
+        let background = match value {
+            0 => false,
+            1 => true,
+            _ => return Err(EINVAL),
+        };
+        let dev = dev.lock();
+        BACKGROUND.store(background, Ordering::Relaxed);
+        if let Some(reg) = &*dev {
+            reg.set_params(params());
+        }
+        Ok(())
+    }
+}
+
 /// `nontemporal`: 1 clears with non-temporal stores (default where available), 0 with
 /// `clear_page()`. Meant for measurements.
 struct NonTemporal;
@@ -327,6 +374,8 @@ kernel::attribute_group! {
         rw DelayMillisecs,
         rw MiniOrder,
         wo Flush,
+        wo ZeroBytes,
+        rw Background,
         rw NonTemporal,
         ro ZeroedPages,
         ro ZeroedBytes,
