@@ -245,6 +245,27 @@ static inline long first_nonzero(const char *p, size_t len)
 }
 
 /*
+ * Faults in the len bytes at p (MADV_POPULATE_WRITE), checks that they read
+ * as zero and unmaps them. Returns the clears the kernel skipped meanwhile
+ * (prezero_alloc_hit), -1 if the memory could not be had, -2 if a byte was
+ * not zero.
+ */
+static inline long long populate_hits(char *p, size_t len)
+{
+	long long hits = vmstat_get("prezero_alloc_hit");
+
+	if (madvise(p, len, MADV_POPULATE_WRITE)) {
+		munmap(p, len);
+		return -1;
+	}
+	hits = vmstat_get("prezero_alloc_hit") - hits;
+	if (first_nonzero(p, len) != -1)
+		hits = -2;
+	munmap(p, len);
+	return hits;
+}
+
+/*
  * Dirties most free memory with a non-zero pattern and frees it again, so
  * that the free lists are full of stale data. Leaves `keep` bytes free.
  */

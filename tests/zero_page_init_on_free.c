@@ -29,20 +29,9 @@ static void restore(void)
 /* Faults in len bytes with `advice`: clears skipped, or -1/-2 on error. */
 static long long fault_in(size_t len, int advice)
 {
-	long long hits = vmstat_get("prezero_alloc_hit");
 	char *p = map_anon(len, 0, advice);
 
-	if (!p)
-		return -1;
-	if (madvise(p, len, MADV_POPULATE_WRITE)) {
-		munmap(p, len);
-		return -1;
-	}
-	hits = vmstat_get("prezero_alloc_hit") - hits;
-	if (first_nonzero(p, len) != -1)
-		hits = -2;
-	munmap(p, len);
-	return hits;
+	return p ? populate_hits(p, len) : -1;
 }
 
 static void churn(void)

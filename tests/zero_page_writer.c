@@ -38,21 +38,15 @@ static bool pin_to_node(int node)
 static long long thp_on_node(size_t len, int node)
 {
 	unsigned long mask = 1UL << node;
-	long long hits = vmstat_get("prezero_alloc_hit");
 	char *p = map_anon(len, 0, MADV_HUGEPAGE);
 
 	if (!p)
 		return -1;
-	if (syscall(SYS_mbind, p, len, MPOL_BIND, &mask, 8 * sizeof(mask), 0) ||
-	    madvise(p, len, MADV_POPULATE_WRITE)) {
+	if (syscall(SYS_mbind, p, len, MPOL_BIND, &mask, 8 * sizeof(mask), 0)) {
 		munmap(p, len);
 		return -1;
 	}
-	hits = vmstat_get("prezero_alloc_hit") - hits;
-	if (first_nonzero(p, len) != -1)
-		hits = -2;
-	munmap(p, len);
-	return hits;
+	return populate_hits(p, len);
 }
 
 static long long cg_usage_usec(const char *name)

@@ -293,6 +293,15 @@ impl File<Dir<Device>> for ZeroBytes {
     }
 }
 
+/// Parses the value written to a file that takes 0 or 1; 1 only where `one_allowed`.
+fn parse_bool(value: u64, one_allowed: bool) -> Result<bool> {
+    match value {
+        0 => Ok(false),
+        1 if one_allowed => Ok(true),
+        _ => Err(EINVAL),
+    }
+}
+
 /// `background`: 1 (default) lets the reporting worker clear free memory in the background, 0
 /// leaves all clearing to the writers of `flush` and `zero_bytes`.
 struct Background;
@@ -305,11 +314,7 @@ impl File<Dir<Device>> for Background {
     }
 
     fn store(dev: &Device, value: u64) -> Result {
-        let background = match value {
-            0 => false,
-            1 => true,
-            _ => return Err(EINVAL),
-        };
+        let background = parse_bool(value, true)?;
         let dev = dev.lock();
         BACKGROUND.store(background, Ordering::Relaxed);
         if let Some(reg) = &*dev {
@@ -331,11 +336,7 @@ impl File<Dir<Device>> for NonTemporal {
     }
 
     fn store(dev: &Device, value: u64) -> Result {
-        let nontemporal = match value {
-            0 => false,
-            1 if HAVE_NT_CLEAR => true,
-            _ => return Err(EINVAL),
-        };
+        let nontemporal = parse_bool(value, HAVE_NT_CLEAR)?;
         let _dev = dev.lock();
         NONTEMPORAL.store(nontemporal, Ordering::Relaxed);
         Ok(())
