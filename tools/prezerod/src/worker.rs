@@ -485,9 +485,10 @@ impl Worker {
                 b.next_at = t0 + RESCAN;
                 b.done = cfg.once;
                 match errno(&e) {
-                    libc::EINVAL => BuddyState::Disabled,
+                    // ENODEV: disabled while the write ran.
+                    libc::EINVAL | libc::ENODEV => BuddyState::Disabled,
                     libc::EBUSY => BuddyState::Standby,
-                    _ if gone(&e) => BuddyState::Absent,
+                    libc::ENOENT => BuddyState::Absent,
                     _ => BuddyState::Failing(e.to_string()),
                 }
             }
