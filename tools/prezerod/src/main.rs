@@ -73,7 +73,7 @@ struct Args {
 
     /// Clear at most BYTES of huge pages per second per node (K, M, G suffixes) [default: no
     /// limit]
-    #[arg(short = 'r', long, value_name = "BYTES", value_parser = parse_size)]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     hugetlb_rate: Option<u64>,
 
     /// Clear at most BYTES of buddy memory per second per node (K, M, G suffixes)
