@@ -3,8 +3,8 @@
 //! Whether the CPUs are too busy to clear memory now.
 //!
 //! Two sources: CPU pressure (`/proc/pressure/cpu`, with `CONFIG_PSI`), the share of time in
-//! which some runnable task waited for a CPU; or `/proc/stat`, the share of time the CPUs were
-//! not idle, not counting the daemon's own CPU time. Both are measured over a window of at
+//! which some runnable task waited for a CPU; or `/proc/stat`, the share of the time the daemon
+//! did not use in which the CPUs were not idle. Both are measured over a window of at
 //! least the check interval that ends now.
 
 use std::fs;
@@ -165,13 +165,18 @@ impl IdleMonitor {
             let wall = b.at.duration_since(a.at).as_micros().max(1) as f64;
             return (b.busy.saturating_sub(a.busy) as f64 * 100.0 / wall).clamp(0.0, 100.0);
         }
-        let total = b.total.saturating_sub(a.total);
-        if total == 0 {
+        // Of the CPU time the daemon did not use, the share others used: what they would use
+        // without the daemon, so that a task sharing a CPU with a daemon at nice 0 counts as
+        // 100% busy, not 50%. At least half of the window, so that a daemon using nearly all
+        // of it does not pause for the few interrupts in what is left.
+        let total = b.total.saturating_sub(a.total) as f64;
+        let own = b.own.saturating_sub(a.own).as_secs_f64() * self.ticks_per_sec;
+        let others = b.busy.saturating_sub(a.busy) as f64 - own;
+        let base = (total - own).max(total / 2.0);
+        if base < 1.0 {
             return 0.0;
         }
-        let own = b.own.saturating_sub(a.own).as_secs_f64() * self.ticks_per_sec;
-        let busy = b.busy.saturating_sub(a.busy) as f64 - own;
-        (busy * 100.0 / total as f64).clamp(0.0, 100.0)
+        (others * 100.0 / base).clamp(0.0, 100.0)
     }
 
     /// Whether the CPUs are too busy to clear now. `None` when a new measurement window has
