@@ -389,6 +389,7 @@ fn run(args: Args) -> Result<()> {
         None
     };
 
+    let zeroed_at_start = settings.zero_page.zeroed_bytes();
     let mut handles = Vec::new();
     for w in workers {
         let (done, failed, finished) = (
@@ -445,11 +446,17 @@ fn run(args: Args) -> Result<()> {
         let _ = h.join();
     }
     drop(exclusive);
+    let zeroed = match (zeroed_at_start, settings.zero_page.zeroed_bytes()) {
+        (Some(a), Some(b)) => format!(
+            ", zero_page's zeroed_bytes +{}",
+            human(b.saturating_sub(a) & !0xfffff)
+        ),
+        _ => String::new(),
+    };
     info!(
-        "{} writes, {} of huge pages asked for, {} of buddy memory cleared",
+        "{} writes, {} of huge pages asked for{zeroed}",
         shared.writes.load(Ordering::Relaxed),
         human(shared.hugetlb_bytes.load(Ordering::Relaxed) & !0xfffff),
-        human(shared.buddy_bytes.load(Ordering::Relaxed) & !0xfffff),
     );
     if failed.load(Ordering::Acquire) {
         bail!("a worker failed");

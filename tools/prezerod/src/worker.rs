@@ -50,8 +50,6 @@ pub(crate) struct Shared {
     stop_fd: EventFd,
     /// Bytes of huge pages asked for.
     pub(crate) hugetlb_bytes: AtomicU64,
-    /// Bytes of buddy memory cleared while the workers wrote (from `zeroed_bytes`).
-    pub(crate) buddy_bytes: AtomicU64,
     pub(crate) writes: AtomicU64,
 }
 
@@ -61,7 +59,6 @@ impl Shared {
             stop: AtomicBool::new(false),
             stop_fd,
             hugetlb_bytes: AtomicU64::new(0),
-            buddy_bytes: AtomicU64::new(0),
             writes: AtomicU64::new(0),
         }
     }
@@ -449,21 +446,16 @@ impl Worker {
         let chunk = cfg.buddy_chunk;
         let before = cfg.zero_page.zeroed_bytes();
         let t0 = Instant::now();
-        let res = cfg.zero_page.zero_bytes(chunk);
-        let after = cfg.zero_page.zeroed_bytes();
-        let state = match res {
+        let state = match cfg.zero_page.zero_bytes(chunk) {
             Ok(()) => {
                 self.shared.writes.fetch_add(1, Ordering::Relaxed);
-                // zeroed_bytes counts all writers and zero_page's own worker: this is at
-                // most what the node had, and a write that clears less than asked means that
-                // the node has nothing left.
-                let cleared = match (before, after) {
+                // zeroed_bytes counts every writer (other nodes' workers too) and zero_page's
+                // own worker: this may be more than the write cleared, never less. Less than
+                // asked for: the node has nothing left.
+                let cleared = match (before, cfg.zero_page.zeroed_bytes()) {
                     (Some(a), Some(b)) => b.saturating_sub(a).min(chunk),
                     _ => 0,
                 };
-                self.shared
-                    .buddy_bytes
-                    .fetch_add(cleared, Ordering::Relaxed);
                 debug!(
                     "node{node}: zero_bytes {chunk}: {cleared} bytes cleared, {:?}",
                     t0.elapsed()
