@@ -63,8 +63,20 @@ pub(crate) struct Node {
     pub(crate) cpus: Vec<usize>,
 }
 
-/// The online nodes under `root` (`/sys/devices/system/node`), sorted.
+/// The online nodes under `root` (`/sys/devices/system/node`), sorted. Without `root`
+/// (`CONFIG_NUMA=n`), one node 0 with all online CPUs and no huge page pools.
 pub(crate) fn nodes(root: &Path) -> Result<Vec<Node>> {
+    if !root.exists() {
+        let cpus = fs::read_to_string("/sys/devices/system/cpu/online")
+            .ok()
+            .and_then(|s| parse_list(&s).ok())
+            .unwrap_or_default();
+        return Ok(vec![Node {
+            id: 0,
+            dir: root.join("node0"),
+            cpus,
+        }]);
+    }
     let mut nodes = Vec::new();
     for entry in fs::read_dir(root).with_context(|| format!("{}", root.display()))? {
         let entry = entry?;
