@@ -349,9 +349,26 @@ fn run(args: Args) -> Result<()> {
         .iter()
         .map(|n| Worker::new(n.clone(), Arc::clone(&settings), Arc::clone(&shared)))
         .collect();
+    let hugetlb = if args.no_hugetlb {
+        "off".to_string()
+    } else {
+        let rate = args
+            .hugetlb_rate
+            .map_or(String::new(), |r| format!(", {}/s", human(r)));
+        format!("{} pages per write{rate}", args.batch)
+    };
+    let buddy = if args.no_buddy {
+        "off".to_string()
+    } else {
+        format!(
+            "{}/s in writes of {}",
+            human(args.buddy_rate),
+            human(args.buddy_chunk)
+        )
+    };
     info!(
-        "prezerod {}: busy share from {}, pause above {}% (checked over {} ms); {}; hugetlb: {} \
-         pages per write{}; buddy: {}/s in writes of {}",
+        "prezerod {}: busy share from {}, pause above {}% (checked over {} ms); {}; hugetlb: {}; \
+         buddy: {}",
         env!("CARGO_PKG_VERSION"),
         if psi {
             "PSI (/proc/pressure/cpu some)"
@@ -364,11 +381,8 @@ fn run(args: Args) -> Result<()> {
             Some(n) => format!("nice {n}"),
             None => "SCHED_IDLE".to_string(),
         },
-        args.batch,
-        args.hugetlb_rate
-            .map_or(String::new(), |r| format!(", {}/s", human(r))),
-        human(args.buddy_rate),
-        human(args.buddy_chunk),
+        hugetlb,
+        buddy,
     );
     for w in &workers {
         info!("{}", w.describe());
@@ -444,8 +458,8 @@ fn run(args: Args) -> Result<()> {
     }
     drop(exclusive);
     let zeroed = match (zeroed_at_start, settings.zero_page.zeroed_bytes()) {
-        (Some(a), Some(b)) => format!(
-            ", zero_page's zeroed_bytes +{}",
+        (Some(a), Some(b)) if settings.buddy => format!(
+            ", zero_page's zeroed_bytes: +{}",
             human(b.saturating_sub(a) & !0xfffff)
         ),
         _ => String::new(),
