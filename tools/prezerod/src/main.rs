@@ -12,6 +12,8 @@
 //! One worker thread per node, pinned to the node's CPUs, `SCHED_IDLE`, rate limited, pausing
 //! while the CPUs are busy. See README in this directory.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod idle;
 mod sched;
 mod sysfs;
