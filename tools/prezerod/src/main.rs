@@ -92,7 +92,7 @@ struct Args {
     buddy_retry_ms: u64,
 
     /// Pause while the CPUs are more than PERCENT busy (100: never pause)
-    #[arg(long, value_name = "PERCENT", default_value_t = 25,
+    #[arg(long, value_name = "PERCENT", default_value_t = 50,
           value_parser = clap::value_parser!(u8).range(0..=100))]
     max_busy: u8,
 
