@@ -2,10 +2,19 @@
 
 //! Whether the CPUs are too busy to clear memory now.
 //!
-//! Two sources: CPU pressure (`/proc/pressure/cpu`, with `CONFIG_PSI`), the share of time in
-//! which some runnable task waited for a CPU; or `/proc/stat`, the share of the time the daemon
-//! did not use in which the CPUs were not idle. Both are measured over a window of at
-//! least the check interval that ends now.
+//! The primary signal is CPU utilization from `/proc/stat`: the share of the window in which
+//! the *busiest* watched CPU ran tasks other than the daemon. The busiest CPU rather than the
+//! average, because a single CPU-bound neighbour is what the daemon must not slow down, and the
+//! average of a node hides it (one busy CPU of two is 50%, of 64 is 1.6%). The daemon's own CPU
+//! time is known only as a total, not per CPU; it is taken off the least busy watched CPUs
+//! first, which gives the highest busiest-CPU share consistent with the counters: never less
+//! than the truth, never more than all other tasks' time put together.
+//!
+//! The additional signal, with `CONFIG_PSI`, is CPU pressure (`/proc/pressure/cpu`): the share
+//! of time in which some runnable task waited for a CPU. It measures contention, not use: one
+//! busy task on a machine with an idle CPU never waits, so PSI alone does not see a partly busy
+//! machine. The CPUs are busy when either share is above the threshold. Both are measured over a
+//! window of at least the check interval that ends now.
 
 use std::fs;
 use std::time::{Duration, Instant};
@@ -18,12 +27,30 @@ use nix::unistd::{sysconf, SysconfVar};
 /// Where the busy share comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum IdleSource {
-    /// PSI if `/proc/pressure/cpu` can be read, else `/proc/stat`.
+    /// Utilization from `/proc/stat`, and CPU pressure too if `/proc/pressure/cpu` can be read.
     Auto,
-    /// CPU pressure: share of time some task waited for a CPU (system-wide).
+    /// CPU pressure only: share of time some task waited for a CPU (system-wide).
     Psi,
-    /// CPU utilization from `/proc/stat` (of the node's CPUs), without the daemon's own time.
+    /// Utilization from `/proc/stat` only.
     Stat,
+}
+
+/// Which CPUs' utilization a worker watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum IdleScope {
+    /// Every online CPU: a busy CPU anywhere pauses every worker.
+    All,
+    /// The CPUs of the worker's node (all CPUs for a node without CPUs).
+    Node,
+}
+
+/// What a monitor measures.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Signals {
+    /// Utilization from `/proc/stat`.
+    pub(crate) stat: bool,
+    /// CPU pressure.
+    pub(crate) psi: bool,
 }
 
 const PSI_CPU: &str = "/proc/pressure/cpu";
@@ -50,21 +77,30 @@ pub(crate) fn psi_available() -> bool {
     read_psi().is_ok()
 }
 
-/// Busy and total ticks of `cpus` (all CPUs if `None`) from `/proc/stat`.
-fn read_stat(cpus: Option<&[usize]>) -> Result<(u64, u64)> {
+/// Ticks of one CPU from `/proc/stat`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct CpuTicks {
+    cpu: usize,
+    /// Not idle: user, nice, system, irq, softirq, steal.
+    busy: u64,
+    /// All of the above plus idle and iowait.
+    total: u64,
+}
+
+/// Ticks of each of `cpus` (every CPU if `None`) from `/proc/stat`, by CPU number.
+fn read_stat(cpus: Option<&[usize]>) -> Result<Vec<CpuTicks>> {
     let text = fs::read_to_string(PROC_STAT).context(PROC_STAT)?;
-    let (mut busy, mut total) = (0u64, 0u64);
-    let mut found = false;
+    let mut out = Vec::new();
     for line in text.lines() {
         let mut fields = line.split_whitespace();
-        let Some(name) = fields.next().and_then(|n| n.strip_prefix("cpu")) else {
+        let Some(Ok(cpu)) = fields
+            .next()
+            .and_then(|n| n.strip_prefix("cpu"))
+            .map(str::parse::<usize>)
+        else {
             continue;
         };
-        let wanted = match cpus {
-            None => name.is_empty(),
-            Some(list) => name.parse().is_ok_and(|c: usize| list.contains(&c)),
-        };
-        if !wanted {
+        if cpus.is_some_and(|list| !list.contains(&cpu)) {
             continue;
         }
         // user nice system idle iowait irq softirq steal (guest time is part of user).
@@ -72,15 +108,18 @@ fn read_stat(cpus: Option<&[usize]>) -> Result<(u64, u64)> {
         if v.len() < 5 {
             bail!("{PROC_STAT}: short line '{line}'");
         }
-        let t: u64 = v.iter().sum();
-        total += t;
-        busy += t - v[3] - v[4];
-        found = true;
+        let total: u64 = v.iter().sum();
+        out.push(CpuTicks {
+            cpu,
+            busy: total - v[3] - v[4],
+            total,
+        });
     }
-    if !found {
+    if out.is_empty() {
         bail!("{PROC_STAT}: no line for CPUs {cpus:?}");
     }
-    Ok((busy, total))
+    out.sort_by_key(|c| c.cpu);
+    Ok(out)
 }
 
 /// CPU time of the calling thread (`thread == true`) or of the whole process.
@@ -93,90 +132,147 @@ fn own_cpu(thread: bool) -> Duration {
     clock_gettime(clock).map(Duration::from).unwrap_or_default()
 }
 
-#[derive(Clone, Copy, Debug)]
+/// The busiest CPU of a window: its number and the share (percent) of the window in which it
+/// ran other tasks than the daemon.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Busiest {
+    cpu: usize,
+    share: f64,
+}
+
+/// The busiest CPU between two `/proc/stat` readings `a` and `b`, during which the daemon used
+/// `own` ticks of these CPUs.
+///
+/// The daemon's time is taken off the least busy CPUs first, each down to 0: this is the
+/// attribution that leaves the most busy time to the busiest CPU, so that the result is never
+/// less than the truth. With `competes` (the daemon runs at a nice value rather than
+/// `SCHED_IDLE`, so that it takes CPU time from others), a CPU's share is of the time the
+/// daemon left on it (at least half of the window): what others would use without the daemon,
+/// so that a task sharing a CPU with a daemon at nice 0 counts as 100% busy, not 50%.
+fn busiest(a: &[CpuTicks], b: &[CpuTicks], own: f64, competes: bool) -> Option<Busiest> {
+    let mut cpus: Vec<(usize, f64, f64)> = b
+        .iter()
+        .filter_map(|now| {
+            let then = a[a.binary_search_by_key(&now.cpu, |c| c.cpu).ok()?];
+            let busy = now.busy.saturating_sub(then.busy) as f64;
+            let total = now.total.saturating_sub(then.total) as f64;
+            (total >= 1.0).then_some((now.cpu, busy.min(total), total))
+        })
+        .collect();
+    cpus.sort_by(|x, y| x.1.total_cmp(&y.1));
+    let mut left = own.max(0.0);
+    let mut best: Option<Busiest> = None;
+    for (cpu, busy, total) in cpus {
+        let mine = left.min(busy);
+        left -= mine;
+        let others = busy - mine;
+        let base = if competes {
+            (total - mine).max(total / 2.0)
+        } else {
+            total
+        };
+        let share = (others * 100.0 / base).clamp(0.0, 100.0);
+        if best.is_none_or(|b| share > b.share) {
+            best = Some(Busiest { cpu, share });
+        }
+    }
+    best
+}
+
+#[derive(Clone, Debug)]
 struct Sample {
     at: Instant,
-    /// PSI: microseconds stalled. Stat: busy ticks.
-    busy: u64,
-    /// Stat: total ticks.
-    total: u64,
+    /// PSI: microseconds stalled.
+    psi: u64,
+    /// Ticks of the watched CPUs.
+    stat: Vec<CpuTicks>,
     own: Duration,
 }
 
-/// The busy share of one worker's CPUs, kept between calls.
+/// The busy shares of one worker's watched CPUs, kept between calls.
 pub(crate) struct IdleMonitor {
-    psi: bool,
-    /// Stat source: these CPUs (the worker's node), or all.
+    signals: Signals,
+    /// Watched CPUs (the worker's node), or all.
     cpus: Option<Vec<usize>>,
-    /// Pause when the busy share is above this (percent); 100 disables the monitor.
+    /// The daemon takes CPU time from others (a nice value, not `SCHED_IDLE`).
+    competes: bool,
+    /// Pause when a busy share is above this (percent); 100 disables the monitor.
     max_busy: f64,
     check: Duration,
     ticks_per_sec: f64,
     last: Option<Sample>,
     busy: bool,
-    share: f64,
+    busiest: Option<Busiest>,
+    psi_share: Option<f64>,
 }
 
 impl IdleMonitor {
-    /// A monitor for a worker pinned to `cpus` (all CPUs if empty), to be used from that
-    /// worker's thread only (its own CPU time is subtracted).
-    pub(crate) fn new(psi: bool, cpus: &[usize], max_busy: u8, check: Duration) -> Self {
+    /// A monitor for a worker that watches `cpus` (all CPUs if `None` or empty), to be used
+    /// from that worker's thread only: with `cpus`, only its own CPU time is taken off them,
+    /// else the whole daemon's.
+    pub(crate) fn new(
+        signals: Signals,
+        cpus: Option<&[usize]>,
+        competes: bool,
+        max_busy: u8,
+        check: Duration,
+    ) -> Self {
         let ticks = sysconf(SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100);
         Self {
-            psi,
-            cpus: (!cpus.is_empty()).then(|| cpus.to_vec()),
+            signals,
+            cpus: cpus.filter(|c| !c.is_empty()).map(<[usize]>::to_vec),
+            competes,
             max_busy: f64::from(max_busy),
             check,
             ticks_per_sec: ticks as f64,
             last: None,
             busy: false,
-            share: 0.0,
+            busiest: None,
+            psi_share: None,
         }
     }
 
-    /// The busy share (percent) of the last window.
-    pub(crate) fn share(&self) -> f64 {
-        self.share
+    /// The shares of the last window, for the log.
+    pub(crate) fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(b) = self.busiest {
+            parts.push(format!(
+                "CPU {} {:.0}% busy with other tasks",
+                b.cpu, b.share
+            ));
+        }
+        if let Some(p) = self.psi_share {
+            parts.push(format!("CPU pressure {p:.0}%"));
+        }
+        parts.join(", ")
     }
 
     fn sample(&self) -> Result<Sample> {
         let at = Instant::now();
-        if self.psi {
-            let total = read_psi()?;
-            return Ok(Sample {
-                at,
-                busy: total,
-                total: 0,
-                own: Duration::ZERO,
-            });
-        }
-        let (busy, total) = read_stat(self.cpus.as_deref())?;
-        Ok(Sample {
-            at,
-            busy,
-            total,
-            own: own_cpu(self.cpus.is_some()),
-        })
+        let psi = if self.signals.psi { read_psi()? } else { 0 };
+        let (stat, own) = if self.signals.stat {
+            (
+                read_stat(self.cpus.as_deref())?,
+                own_cpu(self.cpus.is_some()),
+            )
+        } else {
+            (Vec::new(), Duration::ZERO)
+        };
+        Ok(Sample { at, psi, stat, own })
     }
 
-    /// Busy share (percent) between two samples.
-    fn busy_share(&self, a: &Sample, b: &Sample) -> f64 {
-        if self.psi {
+    /// Computes the shares between two samples.
+    fn measure(&mut self, a: &Sample, b: &Sample) {
+        self.psi_share = self.signals.psi.then(|| {
             let wall = b.at.duration_since(a.at).as_micros().max(1) as f64;
-            return (b.busy.saturating_sub(a.busy) as f64 * 100.0 / wall).clamp(0.0, 100.0);
-        }
-        // Of the CPU time the daemon did not use, the share others used: what they would use
-        // without the daemon, so that a task sharing a CPU with a daemon at nice 0 counts as
-        // 100% busy, not 50%. At least half of the window, so that a daemon using nearly all
-        // of it does not pause for the few interrupts in what is left.
-        let total = b.total.saturating_sub(a.total) as f64;
-        let own = b.own.saturating_sub(a.own).as_secs_f64() * self.ticks_per_sec;
-        let others = b.busy.saturating_sub(a.busy) as f64 - own;
-        let base = (total - own).max(total / 2.0);
-        if base < 1.0 {
-            return 0.0;
-        }
-        (others * 100.0 / base).clamp(0.0, 100.0)
+            (b.psi.saturating_sub(a.psi) as f64 * 100.0 / wall).clamp(0.0, 100.0)
+        });
+        self.busiest = if self.signals.stat {
+            let own = b.own.saturating_sub(a.own).as_secs_f64() * self.ticks_per_sec;
+            busiest(&a.stat, &b.stat, own, self.competes)
+        } else {
+            None
+        };
     }
 
     /// Whether the CPUs are too busy to clear now. `None` when a new measurement window has
@@ -186,14 +282,15 @@ impl IdleMonitor {
             return Ok(Some(false));
         }
         let now = Instant::now();
-        let age = self.last.map(|s| now.duration_since(s.at));
+        let age = self.last.as_ref().map(|s| now.duration_since(s.at));
         match age {
             Some(age) if age < self.check => Ok(Some(self.busy)),
             Some(age) if age <= self.check * 3 => {
                 let sample = self.sample()?;
-                let last = self.last.replace(sample).expect("checked above");
-                self.share = self.busy_share(&last, &sample);
-                self.busy = self.share > self.max_busy;
+                let last = self.last.replace(sample.clone()).expect("checked above");
+                self.measure(&last, &sample);
+                let util = self.busiest.map_or(0.0, |b| b.share);
+                self.busy = util.max(self.psi_share.unwrap_or(0.0)) > self.max_busy;
                 Ok(Some(self.busy))
             }
             _ => {
@@ -206,5 +303,80 @@ impl IdleMonitor {
     /// How long a measurement window lasts.
     pub(crate) fn window(&self) -> Duration {
         self.check
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `(busy, total)` ticks of CPUs 0, 1, ... during a window, as two readings.
+    fn window(cpus: &[(u64, u64)]) -> (Vec<CpuTicks>, Vec<CpuTicks>) {
+        let a = (0..cpus.len())
+            .map(|cpu| CpuTicks {
+                cpu,
+                busy: 1000,
+                total: 5000,
+            })
+            .collect();
+        let b = cpus
+            .iter()
+            .enumerate()
+            .map(|(cpu, &(busy, total))| CpuTicks {
+                cpu,
+                busy: 1000 + busy,
+                total: 5000 + total,
+            })
+            .collect();
+        (a, b)
+    }
+
+    fn share(cpus: &[(u64, u64)], own: f64, competes: bool) -> f64 {
+        let (a, b) = window(cpus);
+        busiest(&a, &b, own, competes).unwrap().share
+    }
+
+    #[test]
+    fn one_busy_cpu_of_two() {
+        // A neighbour on one CPU, the daemon paused: 100%, not the average of 50%.
+        assert_eq!(share(&[(50, 50), (0, 50)], 0.0, false), 100.0);
+        // The daemon clearing on the other CPU (all of it, or rate-limited).
+        assert_eq!(share(&[(50, 50), (50, 50)], 50.0, false), 100.0);
+        assert_eq!(share(&[(50, 50), (20, 50)], 20.0, false), 100.0);
+        // Same when the neighbour is on the second CPU.
+        assert_eq!(share(&[(20, 50), (50, 50)], 20.0, false), 100.0);
+    }
+
+    #[test]
+    fn own_time_is_not_busy() {
+        // The daemon alone, on one CPU or moving between them.
+        assert!(share(&[(1, 50), (50, 50)], 50.0, false) <= 2.0);
+        assert_eq!(share(&[(10, 50), (10, 50)], 20.0, false), 0.0);
+        // More own time than the counters show (tick sampling): still 0.
+        assert_eq!(share(&[(10, 50), (10, 50)], 25.0, false), 0.0);
+        // A light neighbour next to a daemon clearing flat out is what it is.
+        assert_eq!(share(&[(15, 50), (50, 50)], 50.0, false), 30.0);
+    }
+
+    #[test]
+    fn competing_daemon() {
+        // At nice 0, sharing the only CPU with a busy loop: others would use all of it.
+        assert_eq!(share(&[(50, 50)], 25.0, true), 100.0);
+        // The daemon using nearly all of it: at least half the window is the base.
+        assert_eq!(share(&[(50, 50)], 49.0, true), 4.0);
+        assert_eq!(share(&[(50, 50)], 25.0, false), 50.0);
+    }
+
+    #[test]
+    fn cpus_that_come_and_go() {
+        let (a, mut b) = window(&[(50, 50), (0, 50)]);
+        b.push(CpuTicks {
+            cpu: 7,
+            busy: 5,
+            total: 5,
+        });
+        let r = busiest(&a, &b, 0.0, false).unwrap();
+        assert_eq!((r.cpu, r.share), (0, 100.0));
+        assert!(busiest(&a, &[], 0.0, false).is_none());
     }
 }

@@ -39,7 +39,7 @@ use nix::sys::pthread::pthread_kill;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-use idle::IdleSource;
+use idle::{IdleScope, IdleSource, Signals};
 use sysfs::ZeroPage;
 use worker::{Settings, Shared, Worker};
 
@@ -91,7 +91,9 @@ struct Args {
           value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     buddy_retry_ms: u64,
 
-    /// Pause while the CPUs are more than PERCENT busy (100: never pause)
+    /// Pause while a watched CPU spends more than PERCENT of the --idle-check-ms window on other
+    /// tasks than the daemon (the busiest CPU counts, not the average: one busy CPU of two is
+    /// 100%), or while CPU pressure (PSI some) is above PERCENT; 100: never pause
     #[arg(long, value_name = "PERCENT", default_value_t = 50,
           value_parser = clap::value_parser!(u8).range(0..=100))]
     max_busy: u8,
@@ -101,10 +103,16 @@ struct Args {
           value_parser = clap::value_parser!(u64).range(10..=60_000))]
     idle_check_ms: u64,
 
-    /// How busy the CPUs are: CPU pressure (PSI, system-wide) or /proc/stat (the node's
-    /// CPUs, without the daemon's own time); auto: PSI when /proc/pressure/cpu exists
+    /// How busy the CPUs are: stat: utilization from /proc/stat, without the daemon's own time;
+    /// psi: CPU pressure only (contention: does not see a partly busy machine); auto: stat, and
+    /// PSI too when /proc/pressure/cpu exists (busy if either is above --max-busy)
     #[arg(long, value_enum, value_name = "SOURCE", default_value_t = IdleSource::Auto)]
     idle_source: IdleSource,
+
+    /// Which CPUs' utilization a worker watches: all online CPUs (a busy CPU anywhere pauses
+    /// every worker) or the CPUs of its own node
+    #[arg(long, value_enum, value_name = "SCOPE", default_value_t = IdleScope::All)]
+    idle_scope: IdleScope,
 
     /// Run the workers at this nice value (-20 to 19) instead of SCHED_IDLE
     #[arg(short = 'N', long, value_name = "N", allow_negative_numbers = true,
@@ -294,13 +302,22 @@ fn run(args: Args) -> Result<()> {
             }
         }
     }
-    let psi = match args.idle_source {
-        IdleSource::Auto => idle::psi_available(),
+    let signals = match args.idle_source {
+        IdleSource::Auto => Signals {
+            stat: true,
+            psi: idle::psi_available(),
+        },
         IdleSource::Psi if !idle::psi_available() => {
             usage_error("--idle-source psi: /proc/pressure/cpu cannot be read (no CONFIG_PSI?)")
         }
-        IdleSource::Psi => true,
-        IdleSource::Stat => false,
+        IdleSource::Psi => Signals {
+            stat: false,
+            psi: true,
+        },
+        IdleSource::Stat => Signals {
+            stat: true,
+            psi: false,
+        },
     };
 
     let settings = Arc::new(Settings {
@@ -313,7 +330,8 @@ fn run(args: Args) -> Result<()> {
         buddy_chunk: args.buddy_chunk,
         buddy_retry: Duration::from_millis(args.buddy_retry_ms),
         zero_page: ZeroPage::new(args.zero_page_dir.clone()),
-        psi,
+        signals,
+        idle_scope: args.idle_scope,
         max_busy: args.max_busy,
         idle_check: Duration::from_millis(args.idle_check_ms),
         nice: args.nice,
@@ -368,15 +386,18 @@ fn run(args: Args) -> Result<()> {
             human(args.buddy_chunk)
         )
     };
+    let watched = match args.idle_scope {
+        IdleScope::All => "every CPU",
+        IdleScope::Node => "each node's CPUs",
+    };
+    let sources = match (signals.stat, signals.psi) {
+        (true, true) => format!("busiest CPU of {watched} (/proc/stat) or PSI cpu some"),
+        (true, false) => format!("busiest CPU of {watched} (/proc/stat)"),
+        _ => "PSI cpu some (system-wide)".to_string(),
+    };
     info!(
-        "prezerod {}: busy share from {}, pause above {}% (checked over {} ms); {}; hugetlb: {}; \
-         buddy: {}",
+        "prezerod {}: pause above {}% {sources}, checked over {} ms; {}; hugetlb: {}; buddy: {}",
         env!("CARGO_PKG_VERSION"),
-        if psi {
-            "PSI (/proc/pressure/cpu some)"
-        } else {
-            "/proc/stat (each node's CPUs)"
-        },
         args.max_busy,
         args.idle_check_ms,
         match args.nice {
@@ -515,6 +536,9 @@ mod tests {
         let a = Args::try_parse_from(["prezerod", "--nice", "-5", "--nodes", "0-1"]).unwrap();
         assert_eq!(a.nice, Some(-5));
         assert_eq!(a.nodes.unwrap().0, [0, 1]);
+        assert_eq!((a.max_busy, a.idle_scope), (50, IdleScope::All));
+        let a = Args::try_parse_from(["prezerod", "--idle-scope", "node"]).unwrap();
+        assert_eq!(a.idle_scope, IdleScope::Node);
         for bad in [
             &["prezerod", "--bogus"][..],
             &["prezerod", "--max-busy", "101"],
@@ -524,6 +548,8 @@ mod tests {
             &["prezerod", "--batch", "0"],
             &["prezerod", "--idle-check-ms", "0"],
             &["prezerod", "--nodes", ""],
+            &["prezerod", "--idle-scope", "cpu"],
+            &["prezerod", "--idle-source", "load"],
         ] {
             let e = Args::try_parse_from(bad).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad:?}");

@@ -17,7 +17,7 @@ use nix::sched::{sched_setaffinity, CpuSet};
 use nix::sys::eventfd::EventFd;
 use nix::unistd::Pid;
 
-use crate::idle::IdleMonitor;
+use crate::idle::{IdleMonitor, IdleScope, Signals};
 use crate::sysfs::{self, HugetlbFile, Node, ZeroPage};
 
 /// How often a worker looks for files that appeared (a module loaded later, a new huge page
@@ -36,7 +36,8 @@ pub(crate) struct Settings {
     pub(crate) buddy_chunk: u64,
     pub(crate) buddy_retry: Duration,
     pub(crate) zero_page: ZeroPage,
-    pub(crate) psi: bool,
+    pub(crate) signals: Signals,
+    pub(crate) idle_scope: IdleScope,
     pub(crate) max_busy: u8,
     pub(crate) idle_check: Duration,
     pub(crate) nice: Option<i32>,
@@ -153,7 +154,14 @@ impl Worker {
             next_at: Instant::now(),
             done: false,
         });
-        let idle = IdleMonitor::new(cfg.psi, &node.cpus, cfg.max_busy, cfg.idle_check);
+        let watched = (cfg.idle_scope == IdleScope::Node).then_some(node.cpus.as_slice());
+        let idle = IdleMonitor::new(
+            cfg.signals,
+            watched,
+            cfg.nice.is_some(),
+            cfg.max_busy,
+            cfg.idle_check,
+        );
         let mut w = Self {
             node,
             cfg,
@@ -349,9 +357,9 @@ impl Worker {
     fn note_busy(&mut self, busy: bool) {
         if busy != self.paused {
             debug!(
-                "node{}: CPUs {:.0}% busy, {}",
+                "node{}: {}, {}",
                 self.node.id,
-                self.idle.share(),
+                self.idle.describe(),
                 if busy { "pausing" } else { "clearing again" }
             );
             self.paused = busy;
