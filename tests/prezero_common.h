@@ -128,23 +128,32 @@ static inline unsigned long meminfo_get(const char *name)
 	return val;
 }
 
+/*
+ * Reads the selected value of a sysfs mode file ("always [madvise] never"
+ * -> "madvise") into buf; returns false if there is none.
+ */
+static inline bool mode_read(const char *path, char *buf, size_t size)
+{
+	char line[256], *l, *r;
+
+	if (read_file(path, line, sizeof(line)) <= 0)
+		return false;
+	l = strchr(line, '[');
+	r = l ? strchr(l, ']') : NULL;
+	if (!l || !r)
+		return false;
+	*r = '\0';
+	snprintf(buf, size, "%s", l + 1);
+	return true;
+}
+
 /* The THP mode ("always", "madvise" or "never"), saved by thp_save(). */
 static char thp_saved[64];
 
 /* Saves the THP mode, for thp_restore(). */
 static inline void thp_save(void)
 {
-	char buf[256], *l, *r;
-
-	/* "always [madvise] never" -> "madvise" */
-	if (read_file(THP_ENABLED, buf, sizeof(buf)) > 0) {
-		l = strchr(buf, '[');
-		r = l ? strchr(l, ']') : NULL;
-		if (l && r) {
-			*r = '\0';
-			snprintf(thp_saved, sizeof(thp_saved), "%s", l + 1);
-		}
-	}
+	mode_read(THP_ENABLED, thp_saved, sizeof(thp_saved));
 }
 
 static inline void thp_restore(void)
@@ -156,6 +165,34 @@ static inline void thp_restore(void)
 static inline bool thp_set(const char *mode)
 {
 	return write_file(THP_ENABLED, mode, strlen(mode)) == 0;
+}
+
+#define SHMEM_ENABLED "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+
+/* The THP mode of shmem (memfd, shared anonymous memory), see thp_save(). */
+static char shmem_thp_saved[64];
+
+static inline void shmem_thp_restore(void)
+{
+	if (shmem_thp_saved[0])
+		write_file(SHMEM_ENABLED, shmem_thp_saved, strlen(shmem_thp_saved));
+}
+
+/* Saves the shmem THP mode and restores it at exit; false if there is none. */
+static inline bool shmem_thp_save(void)
+{
+	if (!mode_read(SHMEM_ENABLED, shmem_thp_saved, sizeof(shmem_thp_saved)))
+		return false;
+	atexit(shmem_thp_restore);
+	return true;
+}
+
+/* THP for shmem ("always") or base pages only ("never"). */
+static inline bool shmem_thp_set(bool huge)
+{
+	const char *mode = huge ? "always" : "never";
+
+	return write_file(SHMEM_ENABLED, mode, strlen(mode)) == 0;
 }
 
 #endif /* PREZERO_COMMON_H */

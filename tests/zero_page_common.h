@@ -182,6 +182,21 @@ static inline void zp_verify_restore(void)
 }
 
 /*
+ * One test result: since zp_verify_require() saw failed0 and checked0,
+ * verify_zeroed checked pre-zeroed pages and found none that was not zero.
+ */
+static inline void zp_verify_result(long long failed0, long long checked0)
+{
+	long long failed = vmstat_get("prezero_verify_failed") - failed0;
+	long long checked = vmstat_get("prezero_verify_checked") - checked0;
+
+	ksft_print_msg("verify_zeroed: %lld pages checked, %lld not zero\n",
+		       checked, failed);
+	ksft_test_result(!failed && checked > 0,
+			 "verify_zeroed checked pre-zeroed pages, none was dirty\n");
+}
+
+/*
  * Enables zero_page with the default knobs and no pass in the background
  * (the delay is an hour): only the test's flushes clear. Skips the test
  * when zero_page cannot be enabled.
@@ -213,6 +228,33 @@ static inline void zp_enable_verified(void)
 	ret = zp_write("enabled", "1");
 	if (ret)
 		ksft_exit_skip("cannot enable zero_page: %s\n", strerror(-ret));
+}
+
+/* Clears what is free now, so that the next allocations find zeroed blocks. */
+static inline void zp_flush(void)
+{
+	if (zp_write("flush", "1"))
+		ksft_exit_fail_msg("flush failed\n");
+}
+
+/* A memfd of size bytes (memfd_create() flags: MFD_HUGETLB or 0). */
+static inline int memfd_sized(size_t size, unsigned int flags)
+{
+	int fd = syscall(__NR_memfd_create, "zero_page", flags);
+
+	if (fd < 0 || ftruncate(fd, size))
+		ksft_exit_fail_msg("memfd: %s\n", strerror(errno));
+	return fd;
+}
+
+/* Maps size bytes of fd shared. */
+static inline char *map_shared(int fd, size_t size)
+{
+	char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	return p;
 }
 
 /* Maps len bytes of private anonymous memory. */

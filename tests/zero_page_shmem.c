@@ -21,7 +21,6 @@
 
 #include "zero_page_common.h"
 
-#define SHMEM_ENABLED "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
 #define TEST_SIZE (64 * MIB)
 #define KEEP_FREE (64 * MIB)
 #define TMPFS_DIR "/tmp/zero_page_shmem"
@@ -33,61 +32,11 @@
 #define FALLOC_FL_PUNCH_HOLE 0x02
 #endif
 
-static char shmem_saved[64];
-
-static void shmem_restore(void)
-{
-	if (shmem_saved[0])
-		write_str(SHMEM_ENABLED, shmem_saved);
-}
-
-static void shmem_save(void)
-{
-	char buf[256], *l, *r;
-
-	if (read_file(SHMEM_ENABLED, buf, sizeof(buf)) <= 0)
-		ksft_exit_skip(SHMEM_ENABLED " does not exist\n");
-	l = strchr(buf, '[');
-	r = l ? strchr(l, ']') : NULL;
-	if (!l || !r)
-		ksft_exit_fail_msg("cannot parse %s\n", SHMEM_ENABLED);
-	*r = '\0';
-	snprintf(shmem_saved, sizeof(shmem_saved), "%s", l + 1);
-	atexit(shmem_restore);
-}
-
 /* THP for memfds ("always") or base pages only ("never"). */
 static void shmem_huge(bool huge)
 {
-	if (write_str(SHMEM_ENABLED, huge ? "always" : "never"))
+	if (!shmem_thp_set(huge))
 		ksft_exit_fail_msg("cannot set %s\n", SHMEM_ENABLED);
-}
-
-static int new_memfd(size_t size)
-{
-	int fd = memfd_create("zero_page_shmem", 0);
-
-	if (fd < 0)
-		ksft_exit_fail_msg("memfd_create: %s\n", strerror(errno));
-	if (ftruncate(fd, size))
-		ksft_exit_fail_msg("ftruncate: %s\n", strerror(errno));
-	return fd;
-}
-
-static char *map_fd(int fd, size_t size)
-{
-	char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-
-	if (p == MAP_FAILED)
-		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
-	return p;
-}
-
-/* Clears what is free now, so that the next allocations find zeroed blocks. */
-static void flush(void)
-{
-	if (zp_write("flush", "1"))
-		ksft_exit_fail_msg("flush failed\n");
 }
 
 enum how { FAULT, POPULATE, FALLOCATE };
@@ -101,8 +50,8 @@ static const char *const how_name[] = { "fault", "MADV_POPULATE_WRITE", "falloca
 static long long memfd_hits(enum how how, long long *thp)
 {
 	long long hits, thp0 = vmstat_get("thp_file_alloc");
-	int fd = new_memfd(TEST_SIZE);
-	char *p = map_fd(fd, TEST_SIZE);
+	int fd = memfd_sized(TEST_SIZE, 0);
+	char *p = map_shared(fd, TEST_SIZE);
 	size_t i;
 
 	hits = vmstat_get("prezero_alloc_hit");
@@ -140,7 +89,7 @@ static void test_paths(void)
 	for (huge = 1; huge >= 0; huge--) {
 		shmem_huge(huge);
 		for (how = FAULT; how <= FALLOCATE; how++) {
-			flush();
+			zp_flush();
 			hits = memfd_hits(how, &thp);
 			ksft_print_msg("%s %s: %lld of %lld pages pre-zeroed, %lld THPs\n",
 				       huge ? "THP" : "4K", how_name[how], hits, pages, thp);
@@ -177,9 +126,9 @@ static void test_threads(void)
 	char *p;
 
 	shmem_huge(true);
-	flush();
-	fd = new_memfd(size);
-	p = map_fd(fd, size);
+	zp_flush();
+	fd = memfd_sized(size, 0);
+	p = map_shared(fd, size);
 	hits = vmstat_get("prezero_alloc_hit");
 	for (i = 0; i < 2; i++) {
 		h[i] = (struct half){ .p = p + i * size / 2, .len = size / 2 };
@@ -210,14 +159,14 @@ static void test_falloc_partial_write(void)
 	char *p;
 
 	shmem_huge(false);
-	flush();
-	fd = new_memfd(TEST_SIZE);
+	zp_flush();
+	fd = memfd_sized(TEST_SIZE, 0);
 	if (fallocate(fd, 0, 0, TEST_SIZE))
 		ksft_exit_fail_msg("fallocate: %s\n", strerror(errno));
 	for (off = 1000; off < TEST_SIZE; off += 64 * PAGE_SZ)
 		if (pwrite(fd, data, sizeof(data), off) != sizeof(data))
 			ok = false;
-	p = map_fd(fd, TEST_SIZE);
+	p = map_shared(fd, TEST_SIZE);
 	for (off = 1000; off < TEST_SIZE; off += 64 * PAGE_SZ) {
 		ok &= !memcmp(p + off, data, sizeof(data));
 		memset(p + off, 0, sizeof(data));
@@ -276,7 +225,7 @@ static void test_reuse(void)
 		bool punch = pass & 1, flushed = pass & 2;
 
 		shmem_huge(pass & 1);
-		fd = new_memfd(0);
+		fd = memfd_sized(0, 0);
 		if (pwrite(fd, buf, size, 0) != (ssize_t)size)
 			ksft_exit_fail_msg("pwrite: %s\n", strerror(errno));
 		if (punch) {
@@ -286,12 +235,12 @@ static void test_reuse(void)
 			ksft_exit_fail_msg("ftruncate: %s\n", strerror(errno));
 		}
 		if (flushed)
-			flush();
+			zp_flush();
 		if (pass & 1) {
 			if (fallocate(fd, 0, 0, size))
 				ksft_exit_fail_msg("fallocate: %s\n", strerror(errno));
 		}
-		p = map_fd(fd, size);
+		p = map_shared(fd, size);
 		ok &= first_nonzero(p, size) == -1;
 		munmap(p, size);
 		close(fd);
@@ -306,18 +255,11 @@ static void test_reuse(void)
  */
 static void test_off(void)
 {
-	size_t len = (meminfo_get("MemFree") - KEEP_FREE) & ~(THP_SZ - 1);
 	long long hits, thp;
-	char *p;
 
 	zp_write("enabled", "0");
 	/* Use up the zeroed blocks: what is allocated now is freed dirty. */
-	p = map_anon(len, MAP_NORESERVE, MADV_HUGEPAGE);
-	if (p) {
-		if (madvise(p, len, MADV_POPULATE_WRITE))
-			memset(p, 1, len);
-		munmap(p, len);
-	}
+	dirty_free_memory(KEEP_FREE, 1);
 	shmem_huge(true);
 	hits = memfd_hits(FAULT, &thp);
 	ksft_print_msg("zero_page off: %lld of %lu pages counted as pre-zeroed\n",
@@ -335,7 +277,8 @@ int main(void)
 	zp_verify_require(&failed0, &checked0);
 	ksft_set_plan(12);
 	zp_save();
-	shmem_save();
+	if (!shmem_thp_save())
+		ksft_exit_skip(SHMEM_ENABLED " does not exist\n");
 	if (write_file(ZP_VERIFY, "1", 1))
 		ksft_exit_fail_msg("cannot enable verify_zeroed\n");
 	zp_enable_flush_only();
@@ -349,12 +292,7 @@ int main(void)
 	test_reuse();
 	test_off();
 
-	ksft_print_msg("verify_zeroed: %lld pages checked, %lld not zero\n",
-		       vmstat_get("prezero_verify_checked") - checked0,
-		       vmstat_get("prezero_verify_failed") - failed0);
-	ksft_test_result(vmstat_get("prezero_verify_failed") == failed0 &&
-			 vmstat_get("prezero_verify_checked") > checked0,
-			 "verify_zeroed checked pre-zeroed pages, none was dirty\n");
+	zp_verify_result(failed0, checked0);
 	zp_verify_restore();
 	ksft_finished();
 }

@@ -21,61 +21,24 @@
 
 #include "zero_page_common.h"
 #include "hugetlb_prezero_common.h"
+#include "../../../mm/gup_test.h"
 
 #define TEST_SIZE (64 * MIB)
 #define KEEP_FREE (64 * MIB)
 #define HP_PAGES 32
 #define GUP_TEST "/sys/kernel/debug/gup_test"
-#define SHMEM_ENABLED "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
 #define OVERCOMMIT HP_GLOBAL_DIR "/hugepages-2048kB/nr_overcommit_hugepages"
 
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB 0x0004U
 #endif
 
-/* From mm/gup_test.h. */
-struct pin_longterm_test {
-	uint64_t addr;
-	uint64_t size;
-	uint32_t flags;
-};
-#define PIN_LONGTERM_TEST_START _IOW('g', 7, struct pin_longterm_test)
-#define PIN_LONGTERM_TEST_STOP _IO('g', 8)
-#define PIN_LONGTERM_TEST_READ _IOW('g', 9, uint64_t)
-#define PIN_LONGTERM_TEST_FLAG_USE_WRITE 1
-
 static int gup_fd = -1;
 static char *readback;
 
-static void flush(void)
-{
-	if (zp_write("flush", "1"))
-		ksft_exit_fail_msg("flush failed\n");
-}
-
-static char shmem_saved[64];
-
-static void restore_settings(void)
+static void restore_overcommit(void)
 {
 	write_str(OVERCOMMIT, "0");
-	if (shmem_saved[0])
-		write_str(SHMEM_ENABLED, shmem_saved);
-}
-
-/* Saves the shmem THP mode ("always [never]" -> "never"). */
-static void save_settings(void)
-{
-	char buf[256], *l, *r;
-
-	if (read_file(SHMEM_ENABLED, buf, sizeof(buf)) > 0) {
-		l = strchr(buf, '[');
-		r = l ? strchr(l, ']') : NULL;
-		if (l && r) {
-			*r = '\0';
-			snprintf(shmem_saved, sizeof(shmem_saved), "%s", l + 1);
-		}
-	}
-	atexit(restore_settings);
 }
 
 /*
@@ -106,24 +69,6 @@ static long long pin_hits(char *p, size_t len)
 	return hits;
 }
 
-static int new_memfd(size_t size, unsigned int flags)
-{
-	int fd = memfd_create("zero_page_vm_memory", flags);
-
-	if (fd < 0 || ftruncate(fd, size))
-		ksft_exit_fail_msg("memfd: %s\n", strerror(errno));
-	return fd;
-}
-
-static char *map_fd(int fd, size_t size)
-{
-	char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-
-	if (p == MAP_FAILED)
-		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
-	return p;
-}
-
 enum kind { ANON_THP, ANON_4K, MEMFD_THP };
 static const char *const kind_name[] = { "anonymous THP", "anonymous 4K", "memfd THP" };
 
@@ -135,9 +80,9 @@ static long long pin_kind(enum kind kind)
 	int fd;
 
 	if (kind == MEMFD_THP) {
-		write_str(SHMEM_ENABLED, "always");
-		fd = new_memfd(TEST_SIZE, 0);
-		p = map_fd(fd, TEST_SIZE);
+		shmem_thp_set(true);
+		fd = memfd_sized(TEST_SIZE, 0);
+		p = map_shared(fd, TEST_SIZE);
 		hits = pin_hits(p, TEST_SIZE);
 		munmap(p, TEST_SIZE);
 		close(fd);
@@ -160,7 +105,7 @@ static void test_pin(void)
 	long long hits;
 
 	for (kind = ANON_THP; kind <= MEMFD_THP; kind++) {
-		flush();
+		zp_flush();
 		hits = pin_kind(kind);
 		ksft_print_msg("pin %s: %lld of %lld pages pre-zeroed\n",
 			       kind_name[kind], hits, pages);
@@ -174,8 +119,8 @@ static void test_pin(void)
 static void dirty_pool(void)
 {
 	size_t len = HP_PAGES * THP_SZ;
-	int fd = new_memfd(len, MFD_HUGETLB);
-	char *p = map_fd(fd, len);
+	int fd = memfd_sized(len, MFD_HUGETLB);
+	char *p = map_shared(fd, len);
 
 	memset(p, 0xa5, len);
 	munmap(p, len);
@@ -192,8 +137,8 @@ static const char *const hp_how_name[] = { "fault", "fallocate", "long-term pin"
 static bool hugetlb_memfd(enum hp_how how)
 {
 	size_t len = HP_PAGES * THP_SZ;
-	int fd = new_memfd(len, MFD_HUGETLB);
-	char *p = map_fd(fd, len);
+	int fd = memfd_sized(len, MFD_HUGETLB);
+	char *p = map_shared(fd, len);
 	bool ok = true;
 
 	switch (how) {
@@ -261,7 +206,7 @@ static void test_surplus(void)
 	}
 	for (how = HP_FAULT; how <= HP_FALLOCATE; how++) {
 		churn_memory(HP_PAGES * THP_SZ);
-		flush();
+		zp_flush();
 		hits = vmstat_get("prezero_alloc_hit");
 		ok = hugetlb_memfd(how);
 		hits = vmstat_get("prezero_alloc_hit") - hits;
@@ -277,17 +222,11 @@ static void test_surplus(void)
 /* zero_page off and its zeroed blocks used up: pins skip (almost) nothing. */
 static void test_off(void)
 {
-	size_t len = (meminfo_get("MemFree") - KEEP_FREE) & ~(THP_SZ - 1);
 	long long hits;
-	char *p;
 
 	zp_write("enabled", "0");
-	p = map_anon(len, MAP_NORESERVE, MADV_HUGEPAGE);
-	if (p) {
-		if (madvise(p, len, MADV_POPULATE_WRITE))
-			memset(p, 1, len);
-		munmap(p, len);
-	}
+	/* Use up the zeroed blocks: what is allocated now is freed dirty. */
+	dirty_free_memory(KEEP_FREE, 1);
 	hits = pin_kind(ANON_THP);
 	ksft_print_msg("zero_page off: pin of anonymous THP, %lld pages counted as pre-zeroed\n",
 		       hits);
@@ -313,7 +252,8 @@ int main(void)
 		ksft_exit_fail_msg("malloc failed\n");
 	ksft_set_plan(11);
 	zp_save();
-	save_settings();
+	shmem_thp_save();
+	atexit(restore_overcommit);
 	if (write_file(ZP_VERIFY, "1", 1))
 		ksft_exit_fail_msg("cannot enable verify_zeroed\n");
 	zp_enable_flush_only();
@@ -327,12 +267,7 @@ int main(void)
 	test_surplus();
 	test_off();
 
-	ksft_print_msg("verify_zeroed: %lld pages checked, %lld not zero\n",
-		       vmstat_get("prezero_verify_checked") - checked0,
-		       vmstat_get("prezero_verify_failed") - failed0);
-	ksft_test_result(vmstat_get("prezero_verify_failed") == failed0 &&
-			 vmstat_get("prezero_verify_checked") > checked0,
-			 "verify_zeroed checked pre-zeroed pages, none was dirty\n");
+	zp_verify_result(failed0, checked0);
 	zp_verify_restore();
 	ksft_finished();
 }

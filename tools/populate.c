@@ -28,6 +28,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <linux/mman.h>
+
+#include "../../../mm/gup_test.h"
 #include <time.h>
 #include <unistd.h>
 
@@ -39,15 +41,6 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* From mm/gup_test.h. */
-struct pin_longterm_test {
-	uint64_t addr;
-	uint64_t size;
-	uint32_t flags;
-};
-#define PIN_LONGTERM_TEST_START _IOW('g', 7, struct pin_longterm_test)
-#define PIN_LONGTERM_TEST_STOP _IO('g', 8)
-#define PIN_LONGTERM_TEST_FLAG_USE_WRITE 1
 #define GUP_TEST "/sys/kernel/debug/gup_test"
 
 static const char *const modes[] = {
