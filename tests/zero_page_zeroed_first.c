@@ -7,12 +7,13 @@
  * and pipe buffers (which overwrite) runs once with the parameter off and
  * once on, in the same boot:
  * - on, the share of the anonymous faults' pages that skipped their clear
- *   (prezero_alloc_hit) is at least 10 points higher than off (alone in
- *   a boot 4% off, 46-52% on; after the other tests 25% and 45%);
- * - on, a smaller share of the pre-zeroed pages that were used went to
- *   allocations that overwrite them (prezero_alloc_unused; 40-52% off,
- *   23-31% on: allocations of both kinds share the per-CPU lists, so the
- *   share does not fall by half);
+ *   (prezero_alloc_hit) is at least 10 points higher than off (4-19% off,
+ *   67% on, measured);
+ * - on, the share of the pre-zeroed pages used that went to allocations
+ *   that overwrite them (prezero_alloc_unused) is at most half of what it
+ *   is off (39-41% off, 0.1% on; 23-34% on before allocations that do not
+ *   clear stopped taking the zeroed pages a refill left on a per-CPU
+ *   list);
  * - every anonymous byte reads zero and verify_zeroed finds nothing dirty.
  */
 #define _GNU_SOURCE
@@ -134,10 +135,10 @@ int main(void)
 
 	ksft_test_result(pct(on.hit, on.anon_pages) >= pct(off.hit, off.anon_pages) + 10,
 			 "zeroed_first: faults skip a larger share of their clears\n");
-	ksft_test_result(on.hit + on.unused > 0 &&
-			 pct(on.unused, on.hit + on.unused) <
-			 pct(off.unused, off.hit + off.unused),
-			 "zeroed_first: a smaller share of pre-zeroed pages is overwritten\n");
+	ksft_test_result(on.hit + on.unused > 0 && off.hit + off.unused > 0 &&
+			 pct(on.unused, on.hit + on.unused) <=
+			 pct(off.unused, off.hit + off.unused) / 2,
+			 "zeroed_first: the share of pre-zeroed pages overwritten falls by half or more\n");
 	ksft_test_result(off.zero && on.zero, "anonymous memory reads zero\n");
 	ksft_test_result(vmstat_get("prezero_verify_failed") == failed0,
 			 "verify_zeroed found no pre-zeroed page that was not zero\n");
