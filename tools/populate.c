@@ -2,14 +2,16 @@
 /*
  * populate - time how long it takes to fault in memory the way a VMM does.
  *
- *   populate [-m MODE] [-s MiB] [-n ITERATIONS] [-l] [-t THREADS] [-p]
+ *   populate [-m MODE] [-s MiB] [-n ITERATIONS] [-l | -w] [-t THREADS] [-p]
  *
  * MODE is where the memory comes from: thp or 4k (private anonymous memory,
  * THP on or off), hugetlb or hugetlb1g (MAP_HUGETLB, default or 1 GiB
  * pages), memfd (a shared memfd mapping: shmem, THP as shmem_enabled says)
  * or memfd-hugetlb (MFD_HUGETLB, default huge page size).
  *
- * Populates SIZE MiB with MADV_POPULATE_WRITE (or mlock() with -l; with -t,
+ * Populates SIZE MiB with MADV_POPULATE_WRITE (or mlock() with -l, or by
+ * writing one byte to every 4 KiB page with -w, as a guest first touches its
+ * memory, so that a fault-in costs no page table walk per page; with -t,
  * THREADS threads populate disjoint parts at once), and with -p pins all of
  * it long-term for writing as VFIO does, through CONFIG_GUP_TEST's
  * PIN_LONGTERM_TEST_START (debugfs); -p alone lets the pin fault the memory
@@ -130,7 +132,7 @@ static char *map_mode(const char *mode, size_t len)
 static int usage(const char *prog)
 {
 	fprintf(stderr, "usage: %s [-m thp|4k|hugetlb|hugetlb1g|memfd|memfd-hugetlb] "
-		"[-s MiB] [-n N] [-l] [-t THREADS] [-p]\n", prog);
+		"[-s MiB] [-n N] [-l | -w] [-t THREADS] [-p]\n", prog);
 	return 2;
 }
 
@@ -138,11 +140,12 @@ int main(int argc, char **argv)
 {
 	const char *mode = "thp";
 	unsigned long mib = 256;
-	int iterations = 1, use_mlock = 0, threads = 0, pin = 0, gup = -1;
+	int iterations = 1, use_mlock = 0, touch = 0, threads = 0, pin = 0;
+	int gup = -1;
 	int opt, i, bad = 0;
 	char *end;
 
-	while ((opt = getopt(argc, argv, "m:s:n:lt:p")) != -1) {
+	while ((opt = getopt(argc, argv, "m:s:n:lwt:p")) != -1) {
 		switch (opt) {
 		case 'm':
 			mode = optarg;
@@ -155,10 +158,18 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'n':
-			iterations = atoi(optarg);
+			iterations = strtol(optarg, &end, 0);
+			if (*end || iterations < 1 || iterations > 1000000) {
+				fprintf(stderr, "populate: iterations must be 1..1000000, not '%s'\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'l':
 			use_mlock = 1;
+			break;
+		case 'w':
+			touch = 1;
 			break;
 		case 't':
 			threads = strtol(optarg, &end, 0);
@@ -181,8 +192,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "populate: unknown mode '%s'\n", mode);
 		return 2;
 	}
-	if (use_mlock && threads) {
-		fprintf(stderr, "populate: -l and -t do not go together\n");
+	if (use_mlock + touch + !!threads > 1) {
+		fprintf(stderr, "populate: -l, -w and -t do not go together\n");
 		return 2;
 	}
 	if (pin) {
@@ -213,6 +224,9 @@ int main(int argc, char **argv)
 			err = mlock(p, len) ? errno : 0;
 		else if (threads)
 			err = populate_threads(p, len, threads);
+		else if (touch)
+			for (size_t off = 0; off < len; off += 4096)
+				((volatile char *)p)[off] = 0;
 		else if (!pin)
 			err = madvise(p, len, MADV_POPULATE_WRITE) ? errno : 0;
 		if (!err && pin)
@@ -229,8 +243,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "populate: stale data in freshly faulted memory\n");
 			bad = 1;
 		}
-		printf("populate: %s%s%s %lu %.6f\n", mode, use_mlock ? "+mlock" : "",
-		       pin ? "+pin" : "", mib, t1 - t0);
+		printf("populate: %s%s%s %lu %.6f\n", mode, use_mlock ? "+mlock" :
+		       touch ? "+touch" : "", pin ? "+pin" : "", mib, t1 - t0);
 		munmap(p, len);
 	}
 	return bad;
