@@ -7,11 +7,11 @@
  * and pipe buffers (which overwrite) runs once with the parameter off and
  * once on, in the same boot:
  * - on, the share of the anonymous faults' pages that skipped their clear
- *   (prezero_alloc_hit) is at least 10 points higher than off (4-19% off,
- *   67% on, measured);
+ *   (prezero_alloc_hit) is at least 10 points higher than off (6-19% off,
+ *   66% on, measured);
  * - on, the share of the pre-zeroed pages used that went to allocations
  *   that overwrite them (prezero_alloc_unused) is at most half of what it
- *   is off (39-41% off, 0.1% on; 23-34% on before allocations that do not
+ *   is off (40-62% off, 0.3% on; 23-34% on before allocations that do not
  *   clear stopped taking the zeroed pages a refill left on a per-CPU
  *   list);
  * - every anonymous byte reads zero and verify_zeroed finds nothing dirty.
