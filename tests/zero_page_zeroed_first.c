@@ -11,9 +11,9 @@
  *   66% on, measured);
  * - on, the share of the pre-zeroed pages used that went to allocations
  *   that overwrite them (prezero_alloc_unused) is at most half of what it
- *   is off (40-62% off, 0.3% on; 23-34% on before allocations that do not
- *   clear stopped taking the zeroed pages a refill left on a per-CPU
- *   list);
+ *   is off (40-62% off, 0.3-3.5% on; 23-34% on before allocations that
+ *   do not clear stopped taking the zeroed pages a refill left on a
+ *   per-CPU list);
  * - every anonymous byte reads zero and verify_zeroed finds nothing dirty.
  */
 #define _GNU_SOURCE
