@@ -11,7 +11,7 @@
  *
  * Populates SIZE MiB with MADV_POPULATE_WRITE (or mlock() with -l, or by
  * writing one byte to every 4 KiB page with -w, as a guest first touches its
- * memory, so that a fault-in costs no page table walk per page; with -t,
+ * memory, so that a fault-in takes no GUP walk (used to compare); with -t,
  * THREADS threads populate disjoint parts at once), and with -p pins all of
  * it long-term for writing as VFIO does, through CONFIG_GUP_TEST's
  * PIN_LONGTERM_TEST_START (debugfs); -p alone lets the pin fault the memory
