@@ -1,0 +1,658 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * MADV_POPULATE_(WRITE|READ) and mlock() over PTE-mapped 64 KiB mTHP
+ * folios, where GUP may step over the rest of a folio at once (patch 26,
+ * "mm/gup: step over a PTE-mapped large folio when no page is returned")
+ * and must not: folios with zapped pages (first, middle, last), ranges
+ * that start and end inside folios, write-protected entries (soft-dirty
+ * tracking, an mprotect() round trip, after fork()), part of a folio moved
+ * by mremap() to an address where it is no longer naturally aligned, and
+ * VMAs that end inside a folio (munmap(), mprotect(), a pkey that denies
+ * writes). Each page is checked through /proc/self/pagemap (present,
+ * soft-dirty, exclusively mapped, pfn) and by its contents. Fully mapped
+ * folios are the reference. Needs root (pfns) and 64 KiB mTHP; does not
+ * need zero_page.
+ */
+#define _GNU_SOURCE
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "zero_page_common.h"
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+#define MTHP_ENABLED "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"
+#define NR_SUB 16			/* base pages in a 64 KiB folio */
+#define FOLIO_SZ (NR_SUB * PAGE_SZ)
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_EXCLUSIVE (1ULL << 56)
+#define PM_SOFT_DIRTY (1ULL << 55)
+#define PM_PFN(e) ((e) & ((1ULL << 55) - 1))
+
+#define KPF_COMPOUND_HEAD 15
+#define KPF_COMPOUND_TAIL 16
+
+#define TAG 0x40		/* page i of a test area holds TAG + i */
+
+static int pagemap_fd, kpageflags_fd = -1;
+static char mthp_saved[64];
+
+static void mthp_restore(void)
+{
+	if (mthp_saved[0])
+		write_str(MTHP_ENABLED, mthp_saved);
+	thp_restore();
+}
+
+static uint64_t pagemap_entry(const char *addr)
+{
+	uint64_t ent;
+	off_t off = (uintptr_t)addr / PAGE_SZ * sizeof(ent);
+
+	if (pread(pagemap_fd, &ent, sizeof(ent), off) != sizeof(ent))
+		ksft_exit_fail_msg("/proc/self/pagemap: %s\n", strerror(errno));
+	return ent;
+}
+
+static uint64_t kpage_flags(uint64_t pfn)
+{
+	uint64_t flags;
+
+	if (pread(kpageflags_fd, &flags, sizeof(flags), pfn * sizeof(flags)) !=
+	    sizeof(flags))
+		ksft_exit_fail_msg("/proc/kpageflags: %s\n", strerror(errno));
+	return flags;
+}
+
+static char *page(char *p, int i)
+{
+	return p + i * PAGE_SZ;
+}
+
+static unsigned char tag(int i)
+{
+	return TAG + i;
+}
+
+/* The page's bytes all equal val. */
+static bool filled(const char *p, unsigned char val)
+{
+	size_t i;
+
+	for (i = 0; i < PAGE_SZ; i++)
+		if ((unsigned char)p[i] != val)
+			return false;
+	return true;
+}
+
+/*
+ * The 16 pages at p (64 KiB aligned) are one 64 KiB folio: present,
+ * consecutive pfns from a 16-aligned one and, where /proc/kpageflags can
+ * tell, a compound head followed by its tails.
+ */
+static bool is_folio(char *p)
+{
+	uint64_t pfn0 = PM_PFN(pagemap_entry(p)), e, f;
+	int i;
+
+	if (!pfn0 || pfn0 % NR_SUB)
+		return false;
+	for (i = 0; i < NR_SUB; i++) {
+		e = pagemap_entry(page(p, i));
+		if (!(e & PM_PRESENT) || PM_PFN(e) != pfn0 + i)
+			return false;
+		if (kpageflags_fd < 0)
+			continue;
+		f = kpage_flags(pfn0 + i);
+		if (!(f & (1ULL << (i ? KPF_COMPOUND_TAIL : KPF_COMPOUND_HEAD))))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Maps nr 64 KiB aligned folios of private anonymous memory, written page
+ * by page (page i holds tag(i)), each checked to be a 64 KiB folio; NULL
+ * if that failed.
+ */
+static char *folios_new(int nr)
+{
+	size_t len = nr * FOLIO_SZ;
+	char *raw, *p;
+	int i;
+
+	raw = mmap(NULL, len + FOLIO_SZ, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	p = (char *)(((uintptr_t)raw + FOLIO_SZ - 1) & ~(FOLIO_SZ - 1));
+	if (p > raw)
+		munmap(raw, p - raw);
+	munmap(p + len, raw + FOLIO_SZ - p);
+	for (i = 0; i < nr * NR_SUB; i++)
+		memset(page(p, i), tag(i), PAGE_SZ);
+	for (i = 0; i < nr; i++) {
+		if (!is_folio(p + i * FOLIO_SZ)) {
+			ksft_print_msg("no 64 KiB folio at %p\n", p + i * FOLIO_SZ);
+			munmap(p, len);
+			return NULL;
+		}
+	}
+	return p;
+}
+
+static void zap(char *p, int i)
+{
+	if (madvise(page(p, i), PAGE_SZ, MADV_DONTNEED))
+		ksft_exit_fail_msg("MADV_DONTNEED: %s\n", strerror(errno));
+}
+
+static bool in(int i, const int *set, int n)
+{
+	while (n--)
+		if (set[n] == i)
+			return true;
+	return false;
+}
+
+/*
+ * Pages [0, n) of p: present unless listed in absent; a present page
+ * listed in zero reads zero, any other holds tag(i + shift).
+ */
+static bool pages_ok(const char *what, char *p, int n, const int *absent,
+		     int nr_absent, const int *zero, int nr_zero, int shift)
+{
+	unsigned char val;
+	bool present;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		present = pagemap_entry(page(p, i)) & PM_PRESENT;
+		if (present == in(i, absent, nr_absent)) {
+			ksft_print_msg("%s: page %d is %spresent\n", what, i,
+				       present ? "" : "not ");
+			return false;
+		}
+		if (!present)
+			continue;
+		val = in(i, zero, nr_zero) ? 0 : tag(i + shift);
+		if (!filled(page(p, i), val)) {
+			ksft_print_msg("%s: page %d does not hold 0x%02x\n", what,
+				       i, val);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* madvise() of pages [from, to) of p: 0, or the errno it failed with. */
+static int populate_err(char *p, int from, int to, int advice)
+{
+	return madvise(page(p, from), (to - from) * PAGE_SZ, advice) ? errno : 0;
+}
+
+static const char *err_str(int err)
+{
+	return err ? strerror(err) : "no error";
+}
+
+static bool populate(char *p, int from, int to, int advice)
+{
+	if (madvise(page(p, from), (to - from) * PAGE_SZ, advice)) {
+		ksft_print_msg("madvise of pages [%d, %d): %s\n", from, to,
+			       strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* Fully mapped folios: still the same pages, present, with their data. */
+static void test_reference(void)
+{
+	uint64_t pfn[2 * NR_SUB];
+	bool ok;
+	int i;
+	char *p = folios_new(2);
+
+	ok = p;
+	for (i = 0; ok && i < 2 * NR_SUB; i++)
+		pfn[i] = PM_PFN(pagemap_entry(page(p, i)));
+	ok = ok && populate(p, 0, 2 * NR_SUB, MADV_POPULATE_WRITE) &&
+	     populate(p, 0, 2 * NR_SUB, MADV_POPULATE_READ) &&
+	     pages_ok("reference", p, 2 * NR_SUB, NULL, 0, NULL, 0, 0);
+	for (i = 0; ok && i < 2 * NR_SUB; i++)
+		ok = PM_PFN(pagemap_entry(page(p, i))) == pfn[i];
+	ok = ok && is_folio(p) && is_folio(p + FOLIO_SZ);
+	ksft_test_result(ok, "fully mapped folios: every page present, same folios and data\n");
+	if (p)
+		munmap(p, 2 * FOLIO_SZ);
+}
+
+/* One zapped page of a folio: populate gives it back, zeroed. */
+static void test_zapped(int z, const char *name)
+{
+	char *p = folios_new(1);
+	bool ok = p;
+
+	if (ok) {
+		zap(p, z);
+		ok = pages_ok(name, p, NR_SUB, &z, 1, NULL, 0, 0) &&
+		     populate(p, 0, NR_SUB, MADV_POPULATE_WRITE) &&
+		     pages_ok(name, p, NR_SUB, NULL, 0, &z, 1, 0);
+		munmap(p, FOLIO_SZ);
+	}
+	ksft_test_result(ok, "%s subpage zapped: POPULATE_WRITE makes all 16 present, it reads 0\n",
+			 name);
+}
+
+/*
+ * Two folios with zapped pages, populated from inside the first to inside
+ * the second: the zapped pages in the range come back, those outside stay
+ * unmapped.
+ */
+static void test_mid_range(void)
+{
+	static const int zapped[] = { 1, 6, 12, 20, 30 };
+	static const int outside[] = { 1, 30 };
+	char *p = folios_new(2);
+	bool ok = p;
+	unsigned int i;
+
+	if (ok) {
+		for (i = 0; i < ARRAY_SIZE(zapped); i++)
+			zap(p, zapped[i]);
+		ok = populate(p, 4, 22, MADV_POPULATE_WRITE) &&
+		     pages_ok("mid-range", p, 2 * NR_SUB, outside,
+			      ARRAY_SIZE(outside), zapped, ARRAY_SIZE(zapped), 0);
+		munmap(p, 2 * FOLIO_SZ);
+	}
+	ksft_test_result(ok, "range from page 4 to 22 of two folios: zapped pages in it present, outside it not\n");
+}
+
+static void test_populate_read(void)
+{
+	char *p = folios_new(1);
+	int z = 9;
+	bool ok = p;
+
+	if (ok) {
+		zap(p, z);
+		ok = populate(p, 0, NR_SUB, MADV_POPULATE_READ) &&
+		     pages_ok("populate read", p, NR_SUB, NULL, 0, &z, 1, 0);
+		munmap(p, FOLIO_SZ);
+	}
+	ksft_test_result(ok, "POPULATE_READ over a folio with a zapped page: all present\n");
+}
+
+static void test_mlock(void)
+{
+	static const int zapped[] = { 0, 7, 17, 31 };
+	char *p = folios_new(2);
+	bool ok = p;
+	unsigned int i;
+
+	if (ok) {
+		for (i = 0; i < ARRAY_SIZE(zapped); i++)
+			zap(p, zapped[i]);
+		ok = !mlock(p, 2 * FOLIO_SZ);
+		if (!ok)
+			ksft_print_msg("mlock: %s\n", strerror(errno));
+		ok = ok && pages_ok("mlock", p, 2 * NR_SUB, NULL, 0, zapped,
+				    ARRAY_SIZE(zapped), 0);
+		munlock(p, 2 * FOLIO_SZ);
+		munmap(p, 2 * FOLIO_SZ);
+	}
+	ksft_test_result(ok, "mlock of two folios with zapped pages: all present\n");
+}
+
+/* Soft-dirty pages [0, n) of p are exactly [from, to). */
+static bool soft_dirty_is(const char *what, char *p, int n, int from, int to)
+{
+	bool dirty;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		dirty = pagemap_entry(page(p, i)) & PM_SOFT_DIRTY;
+		if (dirty != (i >= from && i < to)) {
+			ksft_print_msg("%s: page %d is %ssoft-dirty\n", what, i,
+				       dirty ? "" : "not ");
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Clearing the soft-dirty bits write-protects every entry of two folios
+ * (optionally with an mprotect() read-only and back inside the first,
+ * which leaves them write-protected); page `from` is written, so its entry
+ * alone is writable, then [from, to) is populated for writing. Each page
+ * in the range must have taken its write fault (soft-dirty) in place (same
+ * pfn, data kept), none outside.
+ */
+static void test_soft_dirty(int from, int to, bool mprot, const char *name)
+{
+	uint64_t pfn[2 * NR_SUB];
+	char *p = folios_new(2);
+	bool ok = p;
+	int i;
+
+	if (!ok)
+		goto out;
+	for (i = 0; i < 2 * NR_SUB; i++)
+		pfn[i] = PM_PFN(pagemap_entry(page(p, i)));
+	if (write_str("/proc/self/clear_refs", "4"))
+		ksft_exit_fail_msg("clear_refs: %s\n", strerror(errno));
+	if (mprot && (mprotect(page(p, 8), 4 * PAGE_SZ, PROT_READ) ||
+		      mprotect(page(p, 8), 4 * PAGE_SZ, PROT_READ | PROT_WRITE)))
+		ksft_exit_fail_msg("mprotect: %s\n", strerror(errno));
+	memset(page(p, from), tag(from), PAGE_SZ);
+	ok = soft_dirty_is(name, p, 2 * NR_SUB, from, from + 1) &&
+	     populate(p, from, to, MADV_POPULATE_WRITE) &&
+	     soft_dirty_is(name, p, 2 * NR_SUB, from, to) &&
+	     pages_ok(name, p, 2 * NR_SUB, NULL, 0, NULL, 0, 0);
+	for (i = 0; ok && i < 2 * NR_SUB; i++) {
+		if (PM_PFN(pagemap_entry(page(p, i))) != pfn[i]) {
+			ksft_print_msg("%s: page %d was copied\n", name, i);
+			ok = false;
+		}
+	}
+	munmap(p, 2 * FOLIO_SZ);
+out:
+	ksft_test_result(ok, "%s: POPULATE_WRITE write-faults every write-protected page in place\n",
+			 name);
+}
+
+static bool all_exclusive(char *p, int n)
+{
+	uint64_t e;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		e = pagemap_entry(page(p, i));
+		if ((e & (PM_PRESENT | PM_EXCLUSIVE)) != (PM_PRESENT | PM_EXCLUSIVE)) {
+			ksft_print_msg("fork: page %d present %d exclusive %d\n", i,
+				       !!(e & PM_PRESENT), !!(e & PM_EXCLUSIVE));
+			return false;
+		}
+	}
+	return true;
+}
+
+static void sync_read(int fd)
+{
+	char c;
+
+	if (read(fd, &c, 1) != 1)
+		ksft_exit_fail_msg("fork: pipe read: %s\n", strerror(errno));
+}
+
+static void sync_write(int fd)
+{
+	if (write(fd, "x", 1) != 1)
+		ksft_exit_fail_msg("fork: pipe write: %s\n", strerror(errno));
+}
+
+/* The child's side of test_fork(): its exit status is 0 if it saw no change. */
+static void fork_child(char *p, int in, int out)
+{
+	int i, bad = 0;
+
+	sync_read(in);
+	/* The parent wrote page 3 and populated all: not seen here. */
+	for (i = 0; i < 2 * NR_SUB; i++)
+		bad |= !filled(page(p, i), tag(i));
+	for (i = 0; i < 2 * NR_SUB; i++)
+		memset(page(p, i), 0xc1, PAGE_SZ);
+	sync_write(out);
+	sync_read(in);
+	/* The parent wrote every page again. */
+	for (i = 0; i < 2 * NR_SUB; i++)
+		bad |= !filled(page(p, i), 0xc1) << 1;
+	_exit(bad);
+}
+
+/*
+ * After fork() every entry is write-protected and every page shared. The
+ * parent writes page 3 (a copy of that page), then populates both folios
+ * for writing while the child still maps them: each page of the parent is
+ * then its own, and neither side sees the other's writes afterwards.
+ * (6.12 never reuses a shared large folio on a write fault, so no entry
+ * of it becomes writable here: this guards against that changing.)
+ */
+static void test_fork(void)
+{
+	int to_child[2], to_parent[2], status, i;
+	bool excl = false, ok = false;
+	char *p = folios_new(2);
+	pid_t pid;
+
+	if (!p)
+		goto out;
+	if (pipe(to_child) || pipe(to_parent))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+	if (!pid)
+		fork_child(p, to_child[0], to_parent[1]);
+	memset(page(p, 3), 0x77, PAGE_SZ);
+	excl = populate(p, 0, 2 * NR_SUB, MADV_POPULATE_WRITE) &&
+	       all_exclusive(p, 2 * NR_SUB);
+	sync_write(to_child[1]);
+	sync_read(to_parent[0]);
+	/* The child wrote every page: not seen here. */
+	ok = true;
+	for (i = 0; i < 2 * NR_SUB; i++) {
+		if (!filled(page(p, i), i == 3 ? 0x77 : tag(i))) {
+			ksft_print_msg("fork: parent's page %d changed\n", i);
+			ok = false;
+		}
+	}
+	for (i = 0; i < 2 * NR_SUB; i++)
+		memset(page(p, i), 0x9d, PAGE_SZ);
+	sync_write(to_child[1]);
+	if (waitpid(pid, &status, 0) != pid)
+		ksft_exit_fail_msg("waitpid: %s\n", strerror(errno));
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		ksft_print_msg("fork: child status 0x%x\n", status);
+		ok = false;
+	}
+	close(to_child[0]);
+	close(to_child[1]);
+	close(to_parent[0]);
+	close(to_parent[1]);
+	munmap(p, 2 * FOLIO_SZ);
+out:
+	ksft_test_result(excl, "fork, parent writes a subpage, POPULATE_WRITE: every page exclusive\n");
+	ksft_test_result(ok, "fork: parent's and child's later writes not seen by the other\n");
+}
+
+/*
+ * mremap() of the second half of a folio and the first half of the next
+ * to a 64 KiB aligned address: the first page there is page 8 of its
+ * folio, the second half of the new range (zapped) belongs to another
+ * folio. Populating the new range must fault in that second half.
+ */
+static void test_mremap(void)
+{
+	static const int zeroed[] = { 8, 9, 10, 11, 12, 13, 14, 15 };
+	char *p = folios_new(2), *raw, *x, *q;
+	bool ok = p;
+	uint64_t pfn8;
+
+	if (!ok)
+		goto out;
+	pfn8 = PM_PFN(pagemap_entry(page(p, 8)));
+	raw = mmap(NULL, 3 * FOLIO_SZ, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		   -1, 0);
+	if (raw == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	x = (char *)(((uintptr_t)raw + FOLIO_SZ - 1) & ~(FOLIO_SZ - 1));
+	q = mremap(page(p, 8), FOLIO_SZ, FOLIO_SZ, MREMAP_MAYMOVE | MREMAP_FIXED, x);
+	if (q != x)
+		ksft_exit_fail_msg("mremap: %s\n", strerror(errno));
+	if (madvise(page(x, 8), 8 * PAGE_SZ, MADV_DONTNEED))
+		ksft_exit_fail_msg("MADV_DONTNEED: %s\n", strerror(errno));
+	ok = PM_PFN(pagemap_entry(x)) == pfn8 &&
+	     pages_ok("mremap", x, NR_SUB, zeroed, ARRAY_SIZE(zeroed), NULL,
+		      0, 8) &&
+	     populate(x, 0, NR_SUB, MADV_POPULATE_WRITE) &&
+	     pages_ok("mremap", x, NR_SUB, NULL, 0, zeroed, ARRAY_SIZE(zeroed),
+		      8);
+	munmap(raw, 3 * FOLIO_SZ);
+	munmap(p, 2 * FOLIO_SZ);
+out:
+	ksft_test_result(ok, "mremap to where a folio is not aligned: populate faults in all\n");
+}
+
+/*
+ * munmap() of the second half of the second folio: the VMA ends inside
+ * it. Populating to the VMA end brings every zapped page back; populating
+ * past it fails with ENOMEM after doing the same.
+ */
+static void test_vma_end(void)
+{
+	static const int zapped[] = { 2, 17, 23 };
+	char *p = folios_new(2);
+	bool ok = p, past = p;
+	unsigned int i;
+	int err;
+
+	if (!ok)
+		goto out;
+	munmap(page(p, 24), 8 * PAGE_SZ);
+	for (i = 0; i < ARRAY_SIZE(zapped); i++)
+		zap(p, zapped[i]);
+	ok = populate(p, 0, 24, MADV_POPULATE_WRITE) &&
+	     pages_ok("vma end", p, 24, NULL, 0, zapped, ARRAY_SIZE(zapped), 0);
+	for (i = 0; i < ARRAY_SIZE(zapped); i++)
+		zap(p, zapped[i]);
+	err = populate_err(p, 0, 2 * NR_SUB, MADV_POPULATE_WRITE);
+	past = err == ENOMEM;
+	if (!past)
+		ksft_print_msg("populate past the VMA end: %s\n", err_str(err));
+	past = past && pages_ok("past vma end", p, 24, NULL, 0, zapped,
+				ARRAY_SIZE(zapped), 0);
+	munmap(p, 24 * PAGE_SZ);
+out:
+	ksft_test_result(ok, "VMA ending inside a folio: populate to its end, all present\n");
+	ksft_test_result(past, "populate past that VMA end: ENOMEM, every page before it present\n");
+}
+
+/*
+ * mprotect(PROT_READ) of the second half of a folio (two VMAs): populating
+ * it for writing fails with EINVAL once it reaches that half, after
+ * faulting in the first; populating for reading faults in all.
+ */
+static void test_split_ro(void)
+{
+	static const int absent[] = { 10 };
+	static const int zapped[] = { 3, 10 };
+	char *p = folios_new(1);
+	bool ok = p, rd = p;
+	int err;
+
+	if (!ok)
+		goto out;
+	zap(p, 3);
+	zap(p, 10);
+	if (mprotect(page(p, 8), 8 * PAGE_SZ, PROT_READ))
+		ksft_exit_fail_msg("mprotect: %s\n", strerror(errno));
+	err = populate_err(p, 0, NR_SUB, MADV_POPULATE_WRITE);
+	ok = err == EINVAL;
+	if (!ok)
+		ksft_print_msg("POPULATE_WRITE into PROT_READ: %s\n", err_str(err));
+	ok = ok && pages_ok("split ro", p, NR_SUB, absent, 1, zapped, 2, 0);
+	rd = populate(p, 0, NR_SUB, MADV_POPULATE_READ) &&
+	     pages_ok("split ro read", p, NR_SUB, NULL, 0, zapped, 2, 0);
+	munmap(p, FOLIO_SZ);
+out:
+	ksft_test_result(ok, "second half of a folio read-only: POPULATE_WRITE stops there with EINVAL\n");
+	ksft_test_result(rd, "second half of a folio read-only: POPULATE_READ makes all present\n");
+}
+
+/*
+ * The second half of a folio in a VMA of its own, writable but with a
+ * protection key that denies writes: its entries are present, writable
+ * and follow the first half's, yet populating the folio for writing must
+ * fail (EINVAL) where that VMA begins.
+ */
+static void test_pkey(void)
+{
+	char *p;
+	int pkey, err;
+	bool ok;
+
+	pkey = pkey_alloc(0, 0);
+	if (pkey < 0) {
+		ksft_test_result_skip("pkey VMA inside a folio: no protection keys (%s)\n",
+				      strerror(errno));
+		return;
+	}
+	p = folios_new(1);
+	ok = p;
+	if (!ok)
+		goto out;
+	if (pkey_mprotect(page(p, 8), 8 * PAGE_SZ, PROT_READ | PROT_WRITE, pkey))
+		ksft_exit_fail_msg("pkey_mprotect: %s\n", strerror(errno));
+	ok = is_folio(p) && populate(p, 0, 8, MADV_POPULATE_WRITE);
+	pkey_set(pkey, PKEY_DISABLE_WRITE);
+	err = populate_err(p, 0, NR_SUB, MADV_POPULATE_WRITE);
+	pkey_set(pkey, 0);
+	if (err != EINVAL) {
+		ksft_print_msg("POPULATE_WRITE into a write-denied pkey: %s\n",
+			       err_str(err));
+		ok = false;
+	}
+	munmap(p, FOLIO_SZ);
+out:
+	pkey_free(pkey);
+	ksft_test_result(ok, "second half of a folio write-denied by a pkey: POPULATE_WRITE fails with EINVAL\n");
+}
+
+int main(void)
+{
+	char *p;
+
+	ksft_print_header();
+	if (getuid())
+		ksft_exit_skip("must run as root\n");
+	if (!mode_read(MTHP_ENABLED, mthp_saved, sizeof(mthp_saved)))
+		ksft_exit_skip("no 64 KiB mTHP (%s)\n", MTHP_ENABLED);
+	thp_save();
+	atexit(mthp_restore);
+	/* 64 KiB folios only: no PMD-sized THP in the way. */
+	if (write_str(MTHP_ENABLED, "always") || !thp_set("never"))
+		ksft_exit_skip("cannot enable 64 KiB mTHP\n");
+	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
+	if (pagemap_fd < 0)
+		ksft_exit_skip("no /proc/self/pagemap\n");
+	kpageflags_fd = open("/proc/kpageflags", O_RDONLY);
+	if (kpageflags_fd < 0)
+		ksft_print_msg("no /proc/kpageflags: folios checked by pfn only\n");
+	p = folios_new(1);
+	if (!p)
+		ksft_exit_skip("anonymous faults do not get 64 KiB folios\n");
+	munmap(p, FOLIO_SZ);
+
+	ksft_set_plan(17);
+	test_reference();
+	test_zapped(0, "first");
+	test_zapped(7, "middle");
+	test_zapped(NR_SUB - 1, "last");
+	test_mid_range();
+	test_populate_read();
+	test_mlock();
+	test_soft_dirty(0, 2 * NR_SUB, false, "soft-dirty clean, first page written");
+	test_soft_dirty(5, 24, true, "soft-dirty clean, mprotect round trip, pages 5 to 24");
+	test_fork();
+	test_mremap();
+	test_vma_end();
+	test_split_ro();
+	test_pkey();
+	ksft_finished();
+}
