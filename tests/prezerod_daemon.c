@@ -13,6 +13,9 @@
  *   pages freed and memory dirtied meanwhile on both nodes stay uncleared
  *   (at most one write's worth per node), and it clears them once the
  *   loops stop;
+ * - a single busy loop that starts while the daemon clears, free to move
+ *   between CPUs, stops it within a few writes, not at the end of its
+ *   measurement window; it clears again once the loop is gone;
  * - SIGTERM stops it within 2 s with status 0; during a write that would
  *   clear all free memory of a node, at once (the write is interrupted),
  *   and what --exclusive changed (background) is restored;
@@ -56,25 +59,45 @@ static const char *find_daemon(void)
 	return NULL;
 }
 
-/* Starts the daemon with the test's options and @extra, logging to LOG. */
+/* Whether @opt is among the NULL-terminated @list. */
+static bool has_opt(const char *const *list, const char *opt)
+{
+	for (; *list; list++)
+		if (!strcmp(*list, opt))
+			return true;
+	return false;
+}
+
+/*
+ * Starts the daemon with the test's options and @extra, logging to LOG; an
+ * option of @extra replaces the test's (the daemon takes each only once).
+ */
 static pid_t start_daemon(const char *const *extra)
 {
-	const char *argv[32] = {
-		daemon_path, "-v", "--sizes", "2048", "--idle-check-ms", "200",
-		"--buddy-retry-ms", "500",
+	static const char *const defaults[][2] = {
+		{ "--sizes", "2048" }, { "--idle-check-ms", "200" },
+		{ "--buddy-retry-ms", "500" },
 	};
-	unsigned int n = 8;
-	pid_t pid = fork();
+	const char *argv[32] = { daemon_path, "-v" };
+	unsigned int i, n = 2;
+	pid_t pid;
 	int fd;
 
+	for (i = 0; i < ARRAY_SIZE(defaults); i++) {
+		if (has_opt(extra, defaults[i][0]))
+			continue;
+		argv[n++] = defaults[i][0];
+		argv[n++] = defaults[i][1];
+	}
+	while (*extra && n < ARRAY_SIZE(argv) - 1)
+		argv[n++] = *extra++;
+	pid = fork();
 	if (pid == 0) {
 		fd = open(LOG, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd >= 0) {
 			dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
 		}
-		while (*extra && n < ARRAY_SIZE(argv) - 1)
-			argv[n++] = *extra++;
 		execv(daemon_path, (char *const *)argv);
 		_exit(127);
 	}
@@ -99,8 +122,8 @@ static double stop_daemon(pid_t pid, int *status)
 	return hp_now() - t0;
 }
 
-/* A busy loop on each of the first @cpus CPUs. */
-static void start_hogs(long cpus)
+/* @cpus busy loops, each on one of the first @cpus CPUs if @pinned. */
+static void start_hogs(long cpus, bool pinned)
 {
 	cpu_set_t set;
 	pid_t pid;
@@ -110,7 +133,8 @@ static void start_hogs(long cpus)
 		if (pid == 0) {
 			CPU_ZERO(&set);
 			CPU_SET(nr_hogs, &set);
-			sched_setaffinity(0, sizeof(set), &set);
+			if (pinned)
+				sched_setaffinity(0, sizeof(set), &set);
 			for (;;)
 				__asm__ volatile("" ::: "memory");
 		}
@@ -257,7 +281,7 @@ static void busy_cpus(long cpus, const char *what, bool buddy)
 	unsigned long z0, z1;
 	bool hp_ok;
 
-	start_hogs(cpus);
+	start_hogs(cpus, true);
 	sleep(2);
 	z0 = buddy ? zp_read("zeroed_bytes") : 0;
 	hp_ok = dirty_huge(0, 16) && dirty_huge(1, 16);
@@ -290,6 +314,41 @@ static void busy_cpus(long cpus, const char *what, bool buddy)
 	}
 }
 
+/*
+ * A single-threaded neighbour, free to move between CPUs, starts while the
+ * daemon clears (at 32 MiB/s per node in writes of 4 MiB, with windows of
+ * 3 s): the daemon stops within a few writes per node (it counts the tasks
+ * running before every write) rather than at the end of its window (up to
+ * 3 s later, about 190 MiB), and clears again once the neighbour is gone.
+ */
+static void neighbour_starts(void)
+{
+	static const char *const opts[] = {
+		"--no-hugetlb", "--idle-check-ms", "3000", "--buddy-chunk", "4M",
+		"--buddy-rate", "32M", NULL,
+	};
+	unsigned long z0, z1, z2;
+	int status;
+
+	zp_write("background", "0");
+	dirty_buddy(256 * MIB);
+	z0 = zp_read("zeroed_bytes");
+	daemon_pid = start_daemon(opts);
+	/* Its first window ends, then it clears. */
+	z1 = z0 + zeroed_rises(z0, 8 * MIB, 30);
+	start_hogs(1, false);
+	sleep(3);
+	z2 = zp_read("zeroed_bytes") - z1;
+	stop_hogs();
+	/* Up to three writes per node: two checks to see it, one in flight. */
+	z1 = zeroed_rises(z1 + z2, 64 * MIB, 30);
+	stop_daemon(daemon_pid, &status);
+	daemon_pid = 0;
+	ksft_test_result(z2 <= 2 * 3 * 4 * MIB + 4 * MIB && z1 >= 64 * MIB,
+			 "a neighbour starting while the daemon clears: +%lu MiB in its 3 s (at most 28), +%lu MiB once it is gone\n",
+			 z2 >> 20, z1 >> 20);
+}
+
 static void dump_log(void)
 {
 	char line[512];
@@ -316,7 +375,7 @@ int main(void)
 		ksft_exit_skip("prezerod not found (copy it into the guest)\n");
 	buddy = (zp_present() || system("modprobe zero_page 2>/dev/null") == 0) &&
 		!access(ZP_DIR "/zero_bytes", W_OK) && !access(ZP_DIR "/background", W_OK);
-	ksft_set_plan(27);
+	ksft_set_plan(28);
 	unlink(LOG);
 
 	if (buddy) {
@@ -417,7 +476,14 @@ int main(void)
 		ksft_test_result_skip("--exclusive: background restored (no zero_bytes)\n");
 	}
 
-	/* 4. Bad options. */
+	/* 4. A neighbour that starts while the daemon clears. */
+	if (buddy && sysconf(_SC_NPROCESSORS_ONLN) >= 2)
+		neighbour_starts();
+	else
+		ksft_test_result_skip("a neighbour starting while the daemon clears (%s)\n",
+				      buddy ? "1 CPU" : "no zero_bytes");
+
+	/* 5. Bad options. */
 	bad_option("unknown flag", "--bogus", NULL);
 	bad_option("not a number", "--max-busy=abc", NULL);
 	bad_option("percentage out of range", "--max-busy=101", NULL);

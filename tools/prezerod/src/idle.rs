@@ -15,8 +15,19 @@
 //! busy task on a machine with an idle CPU never waits, so PSI alone does not see a partly busy
 //! machine. The CPUs are busy when either share is above the threshold. Both are measured over a
 //! window of at least the check interval that ends now.
+//!
+//! Shares of a window see a neighbour late (up to a window after it starts) and may miss one that
+//! moves between CPUs (a task that runs half of the window on each of two CPUs is 50% busy on
+//! both). So the monitor also counts, at every check (before every write), the tasks that run or
+//! wait to run right now, other than the daemon's own threads (`/proc/loadavg`, system-wide): a
+//! CPU-bound neighbour is always among them, wherever it runs. More than the allowed number at
+//! two checks in a row pauses a clearing worker at once; at one check keeps a paused worker
+//! paused. Two in a row, because tasks that run for a moment (a kworker, a shell) should not cost
+//! a whole window of clearing.
 
 use std::fs;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -55,6 +66,18 @@ pub(crate) struct Signals {
 
 const PSI_CPU: &str = "/proc/pressure/cpu";
 const PROC_STAT: &str = "/proc/stat";
+const LOADAVG: &str = "/proc/loadavg";
+
+/// Tasks running or runnable now, on every CPU, the reading thread included: the first number of
+/// the fourth field of `/proc/loadavg` (`nr_running()`; the second is the number of tasks).
+fn read_running() -> Result<u64> {
+    let text = fs::read_to_string(LOADAVG).context(LOADAVG)?;
+    text.split_whitespace()
+        .nth(3)
+        .and_then(|f| f.split_once('/'))
+        .and_then(|(running, _)| running.parse().ok())
+        .with_context(|| format!("{LOADAVG}: no running/total field in '{}'", text.trim()))
+}
 
 /// The `total` of the `some` line of `/proc/pressure/cpu`: microseconds in which some runnable
 /// task waited for a CPU. `avg10` is the same share averaged over 10 s, which lags several
@@ -189,6 +212,52 @@ struct Sample {
     own: Duration,
 }
 
+/// Counts the checks in a row that saw too many other tasks running.
+///
+/// `awake` is kept by the workers: each counts itself from its start to its end except while it
+/// waits in `poll()`, so that it is counted when it checks and the others are when they may run.
+pub(crate) struct RunQueue {
+    /// The daemon's threads that are not waiting in `poll()`.
+    awake: Arc<AtomicUsize>,
+    /// Pause when more other tasks than this run.
+    max_running: u64,
+    /// Other tasks running at the last check.
+    others: Option<u64>,
+    /// Checks in a row that saw more than `max_running` others.
+    seen: u32,
+}
+
+impl RunQueue {
+    pub(crate) fn new(awake: Arc<AtomicUsize>, max_running: u64) -> Self {
+        Self {
+            awake,
+            max_running,
+            others: None,
+            seen: 0,
+        }
+    }
+
+    /// Notes that `running` tasks run now, the daemon's included; returns whether too many
+    /// others did at enough checks in a row: two if the worker is clearing (`paused` false),
+    /// one if it is paused.
+    fn note(&mut self, running: u64, paused: bool) -> bool {
+        let own = self.awake.load(Ordering::Relaxed) as u64;
+        let others = running.saturating_sub(own);
+        self.others = Some(others);
+        self.seen = if others > self.max_running {
+            self.seen.saturating_add(1)
+        } else {
+            0
+        };
+        self.seen >= if paused { 1 } else { 2 }
+    }
+
+    /// Reads the run queues and notes what they hold, see [`Self::note`].
+    fn crowded(&mut self, paused: bool) -> Result<bool> {
+        Ok(self.note(read_running()?, paused))
+    }
+}
+
 /// The busy shares of one worker's watched CPUs, kept between calls.
 pub(crate) struct IdleMonitor {
     signals: Signals,
@@ -201,32 +270,42 @@ pub(crate) struct IdleMonitor {
     check: Duration,
     ticks_per_sec: f64,
     last: Option<Sample>,
+    /// The last decision: paused.
     busy: bool,
+    /// The last window's shares were above `max_busy`.
+    loaded: bool,
     busiest: Option<Busiest>,
     psi_share: Option<f64>,
+    /// Other tasks running now; `None` when not counted (PSI only, or one node's CPUs watched).
+    queue: Option<RunQueue>,
 }
 
 impl IdleMonitor {
     /// A monitor for a worker that watches `cpus` (all CPUs if `None` or empty), to be used
     /// from that worker's thread only: with `cpus`, only its own CPU time is taken off them,
-    /// else the whole daemon's.
+    /// else the whole daemon's. `queue` counts the tasks running now; it is used only with
+    /// `/proc/stat` and every CPU watched, the count being system-wide.
     pub(crate) fn new(
         signals: Signals,
         cpus: Option<&[usize]>,
         competes: bool,
         max_busy: u8,
         check: Duration,
+        queue: RunQueue,
     ) -> Self {
         let ticks = sysconf(SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100);
+        let cpus = cpus.filter(|c| !c.is_empty()).map(<[usize]>::to_vec);
         Self {
             signals,
-            cpus: cpus.filter(|c| !c.is_empty()).map(<[usize]>::to_vec),
+            queue: (signals.stat && cpus.is_none()).then_some(queue),
+            cpus,
             competes,
             max_busy: f64::from(max_busy),
             check,
             ticks_per_sec: ticks as f64,
             last: None,
             busy: false,
+            loaded: false,
             busiest: None,
             psi_share: None,
         }
@@ -243,6 +322,9 @@ impl IdleMonitor {
         }
         if let Some(p) = self.psi_share {
             parts.push(format!("CPU pressure {p:.0}%"));
+        }
+        if let Some(n) = self.queue.as_ref().and_then(|q| q.others) {
+            parts.push(format!("{n} other tasks running"));
         }
         parts.join(", ")
     }
@@ -275,29 +357,36 @@ impl IdleMonitor {
         };
     }
 
-    /// Whether the CPUs are too busy to clear now. `None` when a new measurement window has
-    /// just started (the last one is too old to tell): ask again after [`Self::window`].
+    /// Whether the CPUs are too busy to clear now, asked before every write. `None` when a new
+    /// measurement window has just started (the last one is too old to tell): ask again after
+    /// [`Self::window`].
     pub(crate) fn busy(&mut self) -> Result<Option<bool>> {
         if self.max_busy >= 100.0 {
             return Ok(Some(false));
         }
+        let paused = self.busy;
+        let crowded = match &mut self.queue {
+            Some(q) => q.crowded(paused)?,
+            None => false,
+        };
         let now = Instant::now();
         let age = self.last.as_ref().map(|s| now.duration_since(s.at));
         match age {
-            Some(age) if age < self.check => Ok(Some(self.busy)),
+            Some(age) if age < self.check => {}
             Some(age) if age <= self.check * 3 => {
                 let sample = self.sample()?;
                 let last = self.last.replace(sample.clone()).expect("checked above");
                 self.measure(&last, &sample);
                 let util = self.busiest.map_or(0.0, |b| b.share);
-                self.busy = util.max(self.psi_share.unwrap_or(0.0)) > self.max_busy;
-                Ok(Some(self.busy))
+                self.loaded = util.max(self.psi_share.unwrap_or(0.0)) > self.max_busy;
             }
             _ => {
                 self.last = Some(self.sample()?);
-                Ok(None)
+                return Ok(None);
             }
         }
+        self.busy = self.loaded || crowded;
+        Ok(Some(self.busy))
     }
 
     /// How long a measurement window lasts.
@@ -365,6 +454,35 @@ mod tests {
         // The daemon using nearly all of it: at least half the window is the base.
         assert_eq!(share(&[(50, 50)], 49.0, true), 4.0);
         assert_eq!(share(&[(50, 50)], 25.0, false), 50.0);
+    }
+
+    #[test]
+    fn run_queue() {
+        let awake = Arc::new(AtomicUsize::new(1));
+        let mut q = RunQueue::new(Arc::clone(&awake), 0);
+        // The daemon alone: its own running thread is not another task.
+        assert!(!q.note(1, false));
+        assert_eq!(q.others, Some(0));
+        // A neighbour seen once while clearing: not yet (it may be passing by); twice: pause.
+        assert!(!q.note(2, false));
+        assert!(q.note(2, false));
+        // Paused: once is enough to stay paused; gone: clear again.
+        assert!(q.note(2, true));
+        assert!(!q.note(1, true));
+        // One sighting, then none: the count starts again.
+        assert!(!q.note(2, false));
+        assert!(!q.note(1, false));
+        assert!(!q.note(2, false));
+        // Another worker of the daemon running is not a neighbour.
+        awake.store(2, Ordering::Relaxed);
+        assert!(!q.note(2, false));
+        assert!(!q.note(2, false));
+        // Fewer running than awake (a worker blocked in a write): no underflow.
+        assert!(!q.note(1, false));
+        // --max-running 1 lets one neighbour run next to the daemon.
+        let mut q = RunQueue::new(Arc::new(AtomicUsize::new(1)), 1);
+        assert!(!q.note(2, false) && !q.note(2, false));
+        assert!(!q.note(3, false) && q.note(3, false));
     }
 
     #[test]

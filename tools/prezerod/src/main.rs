@@ -98,6 +98,14 @@ struct Args {
           value_parser = clap::value_parser!(u8).range(0..=100))]
     max_busy: u8,
 
+    /// Also pause while more than N tasks other than the daemon's run or wait to run
+    /// (/proc/loadavg, system-wide; counted before every write, at two checks in a row, so
+    /// that a neighbour is seen at once and wherever it runs); only with the stat source and
+    /// --idle-scope all
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    max_running: u64,
+
     /// Length of a busy measurement: how often a paused worker checks again
     #[arg(long, value_name = "MS", default_value_t = 500,
           value_parser = clap::value_parser!(u64).range(10..=60_000))]
@@ -333,6 +341,7 @@ fn run(args: Args) -> Result<()> {
         signals,
         idle_scope: args.idle_scope,
         max_busy: args.max_busy,
+        max_running: args.max_running,
         idle_check: Duration::from_millis(args.idle_check_ms),
         nice: args.nice,
         once: args.once,
@@ -390,11 +399,14 @@ fn run(args: Args) -> Result<()> {
         IdleScope::All => "every CPU",
         IdleScope::Node => "each node's CPUs",
     };
-    let sources = match (signals.stat, signals.psi) {
+    let mut sources = match (signals.stat, signals.psi) {
         (true, true) => format!("busiest CPU of {watched} (/proc/stat) or PSI cpu some"),
         (true, false) => format!("busiest CPU of {watched} (/proc/stat)"),
         _ => "PSI cpu some (system-wide)".to_string(),
     };
+    if signals.stat && args.idle_scope == IdleScope::All {
+        sources += &format!(", or more than {} other tasks running", args.max_running);
+    }
     info!(
         "prezerod {}: pause above {}% {sources}, checked over {} ms; {}; hugetlb: {}; buddy: {}",
         env!("CARGO_PKG_VERSION"),
@@ -537,6 +549,7 @@ mod tests {
         assert_eq!(a.nice, Some(-5));
         assert_eq!(a.nodes.unwrap().0, [0, 1]);
         assert_eq!((a.max_busy, a.idle_scope), (50, IdleScope::All));
+        assert_eq!(a.max_running, 0);
         let a = Args::try_parse_from(["prezerod", "--idle-scope", "node"]).unwrap();
         assert_eq!(a.idle_scope, IdleScope::Node);
         for bad in [
@@ -550,6 +563,8 @@ mod tests {
             &["prezerod", "--nodes", ""],
             &["prezerod", "--idle-scope", "cpu"],
             &["prezerod", "--idle-source", "load"],
+            &["prezerod", "--max-running", "-1"],
+            &["prezerod", "--max-running", "1000001"],
         ] {
             let e = Args::try_parse_from(bad).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad:?}");

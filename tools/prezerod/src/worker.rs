@@ -5,7 +5,7 @@
 
 use std::io;
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use nix::sched::{sched_setaffinity, CpuSet};
 use nix::sys::eventfd::EventFd;
 use nix::unistd::Pid;
 
-use crate::idle::{IdleMonitor, IdleScope, Signals};
+use crate::idle::{IdleMonitor, IdleScope, RunQueue, Signals};
 use crate::sysfs::{self, HugetlbFile, Node, ZeroPage};
 
 /// How often a worker looks for files that appeared (a module loaded later, a new huge page
@@ -39,6 +39,7 @@ pub(crate) struct Settings {
     pub(crate) signals: Signals,
     pub(crate) idle_scope: IdleScope,
     pub(crate) max_busy: u8,
+    pub(crate) max_running: u64,
     pub(crate) idle_check: Duration,
     pub(crate) nice: Option<i32>,
     pub(crate) once: bool,
@@ -49,6 +50,8 @@ pub(crate) struct Shared {
     stop: AtomicBool,
     /// Readable once stopping: wakes up the workers' `poll()`.
     stop_fd: EventFd,
+    /// Workers not waiting in `poll()`: the daemon's threads that may be running now.
+    awake: Arc<AtomicUsize>,
     /// Bytes of huge pages asked for.
     pub(crate) hugetlb_bytes: AtomicU64,
     pub(crate) writes: AtomicU64,
@@ -59,6 +62,7 @@ impl Shared {
         Self {
             stop: AtomicBool::new(false),
             stop_fd,
+            awake: Arc::new(AtomicUsize::new(0)),
             hugetlb_bytes: AtomicU64::new(0),
             writes: AtomicU64::new(0),
         }
@@ -161,6 +165,7 @@ impl Worker {
             cfg.nice.is_some(),
             cfg.max_busy,
             cfg.idle_check,
+            RunQueue::new(Arc::clone(&shared.awake), cfg.max_running),
         );
         let mut w = Self {
             node,
@@ -287,7 +292,15 @@ impl Worker {
     }
 
     /// The worker's thread.
-    pub(crate) fn run(mut self) -> Result<()> {
+    pub(crate) fn run(self) -> Result<()> {
+        let awake = Arc::clone(&self.shared.awake);
+        awake.fetch_add(1, Ordering::Relaxed);
+        let res = self.work();
+        awake.fetch_sub(1, Ordering::Relaxed);
+        res
+    }
+
+    fn work(mut self) -> Result<()> {
         self.set_policy();
         self.started = true;
         if self.cfg.once {
@@ -507,10 +520,13 @@ impl Worker {
         }
         // Round up so that a deadline less than 1 ms away does not spin.
         let ms = Duration::from_millis(timeout.as_micros().div_ceil(1000) as u64);
-        match poll(
+        self.shared.awake.fetch_sub(1, Ordering::Relaxed);
+        let res = poll(
             &mut fds,
             PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-        ) {
+        );
+        self.shared.awake.fetch_add(1, Ordering::Relaxed);
+        match res {
             Ok(_) | Err(Errno::EINTR) => Ok(()),
             Err(e) => Err(e).context("poll"),
         }
