@@ -150,6 +150,13 @@ static void zap(char *p, int i)
 		ksft_exit_fail_msg("MADV_DONTNEED: %s\n", strerror(errno));
 }
 
+/* Zaps the @n pages of p listed in @list. */
+static void zap_list(char *p, const int *list, unsigned int n)
+{
+	while (n--)
+		zap(p, list[n]);
+}
+
 static bool in(int i, const int *set, int n)
 {
 	while (n--)
@@ -259,11 +266,9 @@ static void test_mid_range(void)
 	static const int outside[] = { 1, 30 };
 	char *p = folios_new(2);
 	bool ok = p;
-	unsigned int i;
 
 	if (ok) {
-		for (i = 0; i < ARRAY_SIZE(zapped); i++)
-			zap(p, zapped[i]);
+		zap_list(p, zapped, ARRAY_SIZE(zapped));
 		ok = populate(p, 4, 22, MADV_POPULATE_WRITE) &&
 		     pages_ok("mid-range", p, 2 * NR_SUB, outside,
 			      ARRAY_SIZE(outside), zapped, ARRAY_SIZE(zapped), 0);
@@ -292,11 +297,9 @@ static void test_mlock(void)
 	static const int zapped[] = { 0, 7, 17, 31 };
 	char *p = folios_new(2);
 	bool ok = p;
-	unsigned int i;
 
 	if (ok) {
-		for (i = 0; i < ARRAY_SIZE(zapped); i++)
-			zap(p, zapped[i]);
+		zap_list(p, zapped, ARRAY_SIZE(zapped));
 		ok = !mlock(p, 2 * FOLIO_SZ);
 		if (!ok)
 			ksft_print_msg("mlock: %s\n", strerror(errno));
@@ -519,18 +522,15 @@ static void test_vma_end(void)
 	static const int zapped[] = { 2, 17, 23 };
 	char *p = folios_new(2);
 	bool ok = p, past = p;
-	unsigned int i;
 	int err;
 
 	if (!ok)
 		goto out;
 	munmap(page(p, 24), 8 * PAGE_SZ);
-	for (i = 0; i < ARRAY_SIZE(zapped); i++)
-		zap(p, zapped[i]);
+	zap_list(p, zapped, ARRAY_SIZE(zapped));
 	ok = populate(p, 0, 24, MADV_POPULATE_WRITE) &&
 	     pages_ok("vma end", p, 24, NULL, 0, zapped, ARRAY_SIZE(zapped), 0);
-	for (i = 0; i < ARRAY_SIZE(zapped); i++)
-		zap(p, zapped[i]);
+	zap_list(p, zapped, ARRAY_SIZE(zapped));
 	err = populate_err(p, 0, 2 * NR_SUB, MADV_POPULATE_WRITE);
 	past = err == ENOMEM;
 	if (!past)
