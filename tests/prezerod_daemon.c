@@ -376,7 +376,7 @@ int main(void)
 		ksft_exit_skip("prezerod not found (copy it into the guest)\n");
 	buddy = (zp_present() || system("modprobe zero_page 2>/dev/null") == 0) &&
 		!access(ZP_DIR "/zero_bytes", W_OK) && !access(ZP_DIR "/background", W_OK);
-	ksft_set_plan(28);
+	ksft_set_plan(29);
 	unlink(LOG);
 
 	if (buddy) {
@@ -493,6 +493,7 @@ int main(void)
 	bad_option("nonexistent node", "--nodes=7", NULL);
 	bad_option("nice out of range", "--nice=20", NULL);
 	bad_option("unknown idle scope", "--idle-scope=cpu", NULL);
+	bad_option("running tasks out of range", "--max-running=-1", NULL);
 	bad_option("no such huge page size", "--sizes=4", NULL);
 	bad_option("nothing to do", "--no-hugetlb", "--no-buddy");
 
