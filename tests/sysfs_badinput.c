@@ -12,7 +12,8 @@
  * batch_size PAGE_SIZE..1 TiB, delay_millisecs 0..3600000, mini_order
  * 1..MAX_PAGE_ORDER, nontemporal 0..1 where the CPU has non-temporal
  * clears, else 0, flush only 1, zero_bytes 1 or more or "max",
- * background 0..1; nodeN/hugepages/hugepages-<size>kB/
+ * background 0..1, /sys/kernel/mm/page_reporting/flush only 1 (it runs
+ * zero_page's flush here); nodeN/hugepages/hugepages-<size>kB/
  * zeroable_hugepages (every node, every size) 1 or more, or the keyword
  * "max". A valid request to zeroable_hugepages zeroes up to that many free
  * huge pages of the node, so the value read back drops by min(N, value).
@@ -34,6 +35,7 @@
 #define U64MAX	(-2LL)		/* parses to 2^64 - 1 */
 #define MAXKW	(-3LL)		/* the keyword "max": 2^64 - 1 where a file takes it */
 #define HP_NODES "/sys/devices/system/node"
+#define PR_FLUSH "/sys/kernel/mm/page_reporting/flush"
 
 struct input {
 	const char *what;	/* printable description */
@@ -49,6 +51,7 @@ static char page_spaces[4096];
 
 static struct input inputs[] = {
 	IN("\"0x10\"",		"0x10", REJ),
+	IN("\"0x1\"",		"0x1", REJ),
 	IN("\"0X10\"",		"0X10", REJ),
 	IN("\"0x\"",		"0x", REJ),
 	IN("\"+1\"",		"+1", 1),
@@ -181,7 +184,10 @@ static int sweep_zp(const struct zp_file *f, unsigned int *checked)
 	unsigned int i;
 	int bad = 0;
 
-	snprintf(path, sizeof(path), ZP_DIR "/%s", f->name);
+	if (f->name[0] == '/')
+		snprintf(path, sizeof(path), "%s", f->name);
+	else
+		snprintf(path, sizeof(path), ZP_DIR "/%s", f->name);
 	if (f->baseline >= 0 && write_ll(path, f->baseline))
 		ksft_exit_fail_msg("%s: cannot set %lld\n", f->name, f->baseline);
 
@@ -358,7 +364,7 @@ static int sweep_hp(int d, unsigned int *checked)
 int main(void)
 {
 	unsigned long nt_max, checked_total = 0;
-	struct zp_file files[8];
+	struct zp_file files[9];
 	unsigned int checked, i;
 	int bad, d, ret, max_order = max_page_order();
 	bool have_hp;
@@ -380,7 +386,7 @@ int main(void)
 			access(HP_NODES "/node0/hugepages/hugepages-2048kB/zeroable_hugepages",
 			       F_OK)))
 		have_hp = false;
-	ksft_set_plan(9 + (have_hp ? nr_hp_dirs : 1));
+	ksft_set_plan(10 + (have_hp ? nr_hp_dirs : 1));
 	ksft_print_msg("%zu inputs per file, MAX_PAGE_ORDER %d, %d hstate directories\n",
 		       NR_INPUTS, max_order, nr_hp_dirs);
 
@@ -402,12 +408,14 @@ int main(void)
 	files[6] = ZP_FILE("zero_bytes", 1, ~0ULL, -1);
 	files[6].max_keyword = true;
 	files[7] = ZP_FILE("background", 0, 1, 0);
+	/* The page reporting core's file follows the same rule. */
+	files[8] = ZP_FILE(PR_FLUSH, 1, 1, -1);
 	for (i = 0; i < ARRAY_SIZE(files); i++) {
 		checked = 0;
 		bad = sweep_zp(&files[i], &checked);
 		checked_total += checked;
-		ksft_test_result(!bad, "zero_page/%s: %u inputs, %d wrong\n",
-				 files[i].name, checked, bad);
+		ksft_test_result(!bad, "%s%s: %u inputs, %d wrong\n",
+				 files[i].name[0] == '/' ? "" : "zero_page/", files[i].name, checked, bad);
 	}
 	/* Leave the module's files for the hugetlb part, then the pools. */
 	zp_write("enabled", "0");

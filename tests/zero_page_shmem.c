@@ -6,7 +6,8 @@
  *   read zeroes and raise prezero_alloc_hit for (nearly) every page after a
  *   flush; two threads populating halves of one memfd at once keep the hit
  *   share (what a VMM's prealloc threads do);
- * - fallocated folios stay zero through later partial writes, and a failed
+ * - fallocated folios stay zero through later partial writes and stay holes
+ *   for SEEK_DATA/SEEK_HOLE until written, and a failed
  *   fallocate (ENOSPC on a small tmpfs) still gives back all it allocated;
  * - page cache pages that were written and then truncated or punched come
  *   back as zeroes, with and without a flush in between;
@@ -148,7 +149,7 @@ static void test_threads(void)
 
 /*
  * A fallocated memfd written in the middle of pages: everything else stays
- * zero (fallocated folios are uptodate zeroes, or cleared by the write).
+ * zero (fallocated folios are zeroes the first access or write trusts).
  */
 static void test_falloc_partial_write(void)
 {
@@ -175,6 +176,41 @@ static void test_falloc_partial_write(void)
 	munmap(p, TEST_SIZE);
 	close(fd);
 	ksft_test_result(ok, "fallocated memfd written in places: the rest reads zero\n");
+}
+
+/*
+ * fallocate() only reserves: a fallocated range nobody wrote to stays a
+ * hole for lseek(SEEK_DATA/SEEK_HOLE), THP or not, so that cp --sparse,
+ * tar -S, qemu-img and CRIU do not copy it. A byte written makes its page
+ * (its folio) data.
+ */
+static void test_falloc_holes(void)
+{
+	off_t data, hole, data2;
+	bool ok = true;
+	int huge, fd;
+
+	for (huge = 1; huge >= 0; huge--) {
+		shmem_huge(huge);
+		zp_flush();
+		fd = memfd_sized(TEST_SIZE, 0);
+		if (fallocate(fd, 0, 0, TEST_SIZE))
+			ksft_exit_fail_msg("fallocate: %s\n", strerror(errno));
+		errno = 0;
+		data = lseek(fd, 0, SEEK_DATA);
+		hole = lseek(fd, 0, SEEK_HOLE);
+		if (pwrite(fd, "x", 1, TEST_SIZE / 2 + 100) != 1)
+			ksft_exit_fail_msg("pwrite: %s\n", strerror(errno));
+		data2 = lseek(fd, 0, SEEK_DATA);
+		ksft_print_msg("%s: fallocated %zu MiB: SEEK_DATA %lld, SEEK_HOLE %lld; one byte written at %zu: SEEK_DATA %lld\n",
+			       huge ? "THP" : "4K", TEST_SIZE / MIB, (long long)data,
+			       (long long)hole, TEST_SIZE / 2 + 100, (long long)data2);
+		ok &= data == -1 && hole == 0;
+		ok &= data2 >= 0 && data2 <= (off_t)(TEST_SIZE / 2 + 100) &&
+		      data2 >= (off_t)(TEST_SIZE / 2 - THP_SZ);
+		close(fd);
+	}
+	ksft_test_result(ok, "fallocated, unwritten memfd ranges are holes for SEEK_DATA/SEEK_HOLE\n");
 }
 
 /* A fallocate that fails with ENOSPC on a small tmpfs gives all back. */
@@ -275,7 +311,7 @@ int main(void)
 	ksft_print_header();
 	zp_require();
 	zp_verify_require(&failed0, &checked0);
-	ksft_set_plan(12);
+	ksft_set_plan(13);
 	zp_save();
 	if (!shmem_thp_save())
 		ksft_exit_skip(SHMEM_ENABLED " does not exist\n");
@@ -288,6 +324,7 @@ int main(void)
 	test_paths();
 	test_threads();
 	test_falloc_partial_write();
+	test_falloc_holes();
 	test_falloc_enospc();
 	test_reuse();
 	test_off();
