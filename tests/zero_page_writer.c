@@ -10,7 +10,10 @@
  *   least the clearing time the module measured;
  * - only the writer's node is cleared: written from node 0, THP faults
  *   bound to node 0 skip their clears, those bound to node 1 do not;
- * - disabled, zero_bytes fails with EINVAL.
+ * - disabled, zero_bytes fails with EINVAL;
+ * - writers of different nodes run in parallel, and one throttled to 1% of
+ *   a CPU does not hold up the other (they used to serialize on one global
+ *   mutex, held for the whole write).
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -87,6 +90,75 @@ static long long cg_usage_usec(const char *name)
 	return p ? atoll(p + strlen("usage_usec ")) : -1;
 }
 
+/* Writes `what` to zero_bytes from `node`, in cgroup `cg`; exits 0 or 1. */
+static pid_t zero_bytes_child(int node, const char *cg, const char *what)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (!cg_enter(cg, 0) || !pin_to_node(node))
+			_exit(2);
+		_exit(zp_write("zero_bytes", what) ? 1 : 0);
+	}
+	return pid;
+}
+
+/* Waits up to `secs` for `pid`; returns its exit status or -1. */
+static int wait_secs(pid_t pid, double secs)
+{
+	struct timespec t0, t;
+	int status;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+		usleep(10000);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec + (t.tv_nsec - t0.tv_nsec) / 1e9 < secs);
+	return -1;
+}
+
+/*
+ * A writer of node 0 limited to 1% of a CPU clears all of its node, which
+ * takes it minutes; meanwhile a writer of node 1 asks for 32 MiB and gets
+ * them at once.
+ */
+static void test_parallel_nodes(void)
+{
+	unsigned long z0 = zp_read("zeroed_bytes");
+	struct timespec t0, t1;
+	pid_t slow, fast;
+	double secs;
+	int i, rc;
+
+	if (!cg_create("zp_slow", "cpu", "cpu.max", "1000 100000")) {
+		ksft_test_result_skip("no cpu.max\n");
+		return;
+	}
+	dirty_node(0);
+	dirty_node(1);
+	z0 = zp_read("zeroed_bytes");
+	slow = zero_bytes_child(0, "zp_slow", "max");
+	for (i = 0; i < 2000 && zp_read("zeroed_bytes") == z0; i++)
+		usleep(10000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fast = zero_bytes_child(1, "zp_writer", "33554432");
+	rc = wait_secs(fast, 30);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (rc < 0) {
+		/* Held up: killing the throttled writer lets it go on. */
+		kill(slow, SIGKILL);
+		rc = wait_secs(fast, 60);
+	}
+	kill(slow, SIGKILL);
+	waitpid(slow, NULL, 0);
+	ksft_test_result(rc == 0 && secs < 30,
+			 "node 1's writer cleared 32 MiB in %.2f s next to a throttled node 0 writer (exit %d)\n",
+			 secs, rc);
+}
+
 int main(void)
 {
 	unsigned long z0, z1, t0, t1;
@@ -100,7 +172,7 @@ int main(void)
 	if (access("/sys/devices/system/node/node1", F_OK))
 		ksft_exit_skip("needs two NUMA nodes (vm-run --numa 2)\n");
 	zp_save();
-	ksft_set_plan(7);
+	ksft_set_plan(8);
 	thp_set("always");
 
 	zp_defaults();
@@ -148,5 +220,7 @@ int main(void)
 			 "node 0 was cleared: %lld clears skipped (%d)\n", hits0, ret);
 	ksft_test_result(hits1 >= 0 && hits1 <= (long long)(128 * MIB / PAGE_SZ / 50),
 			 "node 1 was not: %lld clears skipped\n", hits1);
+
+	test_parallel_nodes();
 	ksft_finished();
 }
