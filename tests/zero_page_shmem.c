@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/statfs.h>
 
@@ -292,10 +293,25 @@ static void test_reuse(void)
 static void test_off(void)
 {
 	long long hits, thp;
+	cpu_set_t all, one;
+	int cpu;
 
 	zp_write("enabled", "0");
-	/* Use up the zeroed blocks: what is allocated now is freed dirty. */
-	dirty_free_memory(KEEP_FREE, 1);
+	/*
+	 * Use up the zeroed blocks: what is allocated now is freed dirty. Once
+	 * from every CPU, so that zeroed blocks on its per-CPU lists (THP sized
+	 * ones too) are used up as well.
+	 */
+	sched_getaffinity(0, sizeof(all), &all);
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &all))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		sched_setaffinity(0, sizeof(one), &one);
+		dirty_free_memory(KEEP_FREE, 1);
+	}
+	sched_setaffinity(0, sizeof(all), &all);
 	shmem_huge(true);
 	hits = memfd_hits(FAULT, &thp);
 	ksft_print_msg("zero_page off: %lld of %lu pages counted as pre-zeroed\n",
