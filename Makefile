@@ -3,13 +3,14 @@
 # Host-side entry points. The kernel build itself is driven by
 # scripts/build (the project is built in-tree as mm/zero_page/, see Kbuild).
 
-.PHONY: all setup build build-debug run check check-mm bench stress clean distclean help
+.PHONY: all setup build build-debug run check check-migrate check-mm bench stress clean distclean help
 
 all: build
 
 help:
 	@echo "make run    build, boot the guest and show the feature working"
 	@echo "make check  build the debug kernel and run every kselftest in the guest"
+	@echo "make check-migrate  live migration of a guest whose host zeroes (3 min)"
 	@echo "make check-mm  the kernel's mm selftests, features off vs on (40-50 min)"
 	@echo "make bench  baseline vs pre-zeroed benchmark (same boot, ratios)"
 	@echo "make stress long torture run (10^6 checked allocations) on the debug kernel"
@@ -30,6 +31,9 @@ run:
 
 check:
 	scripts/check
+
+check-migrate:
+	scripts/check balloon_migrate
 
 check-mm:
 	scripts/check-mm

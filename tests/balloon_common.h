@@ -2,14 +2,16 @@
 /*
  * Helpers for the kselftests that run next to a virtio-balloon with free
  * page reporting (vm-run --balloon): loading the driver with or without
- * host zeroing, the page reporting sysfs files, the kernel log, and the
- * QEMU monitor, which vm-run connects to the guest's /dev/ttyS2 so that a
- * test can inflate and deflate the balloon.
+ * host zeroing, the page reporting sysfs files, the kernel log, the QEMU
+ * monitor, which vm-run connects to the guest's /dev/ttyS2 so that a test
+ * can inflate and deflate the balloon, and live migration (vm-run
+ * --migrate).
  */
 #ifndef BALLOON_COMMON_H
 #define BALLOON_COMMON_H
 
 #include <dirent.h>
+#include <poll.h>
 #include <sys/klog.h>
 #include <termios.h>
 
@@ -18,9 +20,14 @@
 #define BALLOON_DRV "/sys/bus/virtio/drivers/virtio_balloon"
 #define PR_DIR "/sys/kernel/mm/page_reporting"
 #define BALLOON_MONITOR "/dev/ttyS2"
+/* The serial port whose output vm-run reads (the guest's /init writes there) */
+#define VM_RUN_OUTPUT "/dev/ttyS1"
 
-/* Whether virtio_balloon is bound to a device (its probe succeeded). */
-static inline bool balloon_bound(void)
+/*
+ * The name of the virtio device ("virtio0") that virtio_balloon is bound
+ * to, in name[size]; false if it is not bound (its probe failed).
+ */
+static inline bool balloon_device_name(char *name, size_t size)
 {
 	struct dirent *de;
 	bool bound = false;
@@ -28,11 +35,64 @@ static inline bool balloon_bound(void)
 
 	if (!d)
 		return false;
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "virtio", 6))
+	while (!bound && (de = readdir(d)))
+		if (!strncmp(de->d_name, "virtio", 6)) {
+			snprintf(name, size, "%s", de->d_name);
 			bound = true;
+		}
 	closedir(d);
 	return bound;
+}
+
+/* Whether virtio_balloon is bound to a device (its probe succeeded). */
+static inline bool balloon_bound(void)
+{
+	char name[256];
+
+	return balloon_device_name(name, sizeof(name));
+}
+
+/*
+ * Interrupts of the bound balloon on all CPUs, or -1: those of its
+ * configuration vector with MSI-X (the host changed num_pages or sent a
+ * free page hint command), all of the device's otherwise (INTx).
+ */
+static inline long long balloon_interrupts(void)
+{
+	char name[256], line[1024], *p, *end, *last;
+	long long sum = -1, config = -1;
+	size_t len;
+	FILE *f;
+
+	if (!balloon_device_name(name, sizeof(name)))
+		return -1;
+	f = fopen("/proc/interrupts", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		long long n = 0;
+
+		/* "IRQ:  count-cpu0  count-cpu1 ... chip ... virtio0[-config]" */
+		len = strcspn(line, "\n");
+		line[len] = '\0';
+		last = strrchr(line, ' ');
+		p = strchr(line, ':');
+		if (!last || !p || strncmp(++last, name, strlen(name)))
+			continue;
+		for (p++;; p = end) {
+			long long c = strtoll(p, &end, 10);
+
+			if (end == p)
+				break;
+			n += c;
+		}
+		if (!strcmp(last + strlen(name), "-config"))
+			config = n;
+		else if (!last[strlen(name)])
+			sum = n;
+	}
+	fclose(f);
+	return config >= 0 ? config : sum;
 }
 
 /* Whether the guest has a virtio device of the balloon type (ID 5). */
@@ -122,27 +182,51 @@ static inline bool pr_device_is(const char *name, const char *state)
 	return strstr(buf, line) != NULL;
 }
 
-/* Number of kernel log lines containing `needle`, -1 on error. */
-static inline int klog_count(const char *needle)
+/* The kernel log, NUL-terminated, to be freed; NULL on error. */
+static inline char *klog_read(void)
 {
-	int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0), len, n = 0;
-	char *buf, *p;
+	int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0), len;
+	char *buf;
 
 	if (size <= 0)
-		return -1;
+		return NULL;
 	buf = malloc(size + 1);
 	if (!buf)
-		return -1;
+		return NULL;
 	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, size);
 	if (len < 0) {
 		free(buf);
-		return -1;
+		return NULL;
 	}
 	buf[len] = '\0';
+	return buf;
+}
+
+/* Number of kernel log lines containing `needle`, -1 on error. */
+static inline int klog_count(const char *needle)
+{
+	char *buf = klog_read(), *p;
+	int n = 0;
+
+	if (!buf)
+		return -1;
 	for (p = buf; (p = strstr(p, needle)); p++)
 		n++;
 	free(buf);
 	return n;
+}
+
+/* Prints the kernel log lines containing `needle` as TAP comments. */
+static inline void klog_print(const char *needle)
+{
+	char *buf = klog_read(), *line, *save;
+
+	if (!buf)
+		return;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strstr(line, needle))
+			ksft_print_msg("dmesg: %s\n", line);
+	free(buf);
 }
 
 /* Sends one command line to the QEMU monitor; returns 0 or -errno. */
@@ -188,6 +272,98 @@ static inline bool balloon_resize(unsigned long target_mib, const char *counter,
 		usleep(100000);
 	}
 	return false;
+}
+
+#define MIGRATE_MARKER "@@ZERO_PAGE_MIGRATE@@"
+#define RESTORED_MARKER "@@ZERO_PAGE_RESTORED@@"
+#define MIGRATE_TIMEOUT_S 600
+
+/*
+ * Asks the host for a live migration of the guest (vm-run --migrate), at
+ * most max_mib_per_s MiB/s (0: QEMU's default): writes a line with the
+ * marker that vm-run looks for to its output port, and waits until
+ * vm-run, once the guest runs on the destination, writes RESTORED_MARKER
+ * to the guest's /dev/ttyS2. The guest keeps running on the source
+ * meanwhile: other threads and processes can work while the memory is
+ * copied. Returns 0 on the destination, -ETIMEDOUT after
+ * MIGRATE_TIMEOUT_S, or -errno.
+ */
+static inline int balloon_migrate(int max_mib_per_s)
+{
+	size_t rlen = strlen(RESTORED_MARKER), len = 0, i;
+	char buf[512], line[64];
+	struct termios t;
+	struct timespec start, now;
+	int fd, ret = -ETIMEDOUT;
+
+	/* Open before asking, so that the line cannot come unheard. */
+	fd = open(BALLOON_MONITOR, O_RDWR | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (!tcgetattr(fd, &t)) {
+		cfmakeraw(&t);
+		tcsetattr(fd, TCSANOW, &t);
+	}
+	tcflush(fd, TCIFLUSH);
+	/*
+	 * Straight to the port: the test's output may go through a pipe that
+	 * holds it back (run-tests), and must not carry the marker to the
+	 * destination. The newline ends a line written there in part.
+	 */
+	ksft_print_msg("asking for a live migration, at most %d MiB/s\n", max_mib_per_s);
+	fflush(stdout);
+	snprintf(line, sizeof(line), "\n%s %d\n", MIGRATE_MARKER, max_mib_per_s);
+	ret = write_str(VM_RUN_OUTPUT, line);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	ret = -ETIMEDOUT;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		long left_ms;
+		ssize_t n;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left_ms = MIGRATE_TIMEOUT_S * 1000L - (now.tv_sec - start.tv_sec) * 1000L -
+			  (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (left_ms <= 0)
+			break;
+		n = poll(&pfd, 1, left_ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		if (!n)
+			break;
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n ? -errno : -EIO;
+			break;
+		}
+		/* The monitor's banner and prompts come too, maybe with NULs. */
+		len += n;
+		for (i = 0; i + rlen <= len; i++)
+			if (!memcmp(buf + i, RESTORED_MARKER, rlen))
+				break;
+		if (i + rlen <= len) {
+			ret = 0;
+			break;
+		}
+		/* Keep a tail that may hold the start of the marker. */
+		if (len >= rlen) {
+			memmove(buf, buf + len - (rlen - 1), rlen - 1);
+			len = rlen - 1;
+		}
+	}
+	close(fd);
+	return ret;
 }
 
 #endif /* BALLOON_COMMON_H */
