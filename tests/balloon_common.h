@@ -165,6 +165,20 @@ static inline void balloon_require(void)
 		ksft_exit_skip("virtio_balloon is not available\n");
 }
 
+/*
+ * As balloon_require(), for the tests of host zeroing: also needs the
+ * prezero_host_* counters and verify_zeroed (whose counters it returns as
+ * zp_verify_require() does), and saves the THP mode.
+ */
+static inline void balloon_host_zero_require(long long *vfailed, long long *vchecked)
+{
+	balloon_require();
+	if (vmstat_get("prezero_host_checked") < 0)
+		ksft_exit_skip("no prezero_host_* counters in /proc/vmstat\n");
+	zp_verify_require(vfailed, vchecked);
+	thp_save();
+}
+
 /* An immediate reporting pass of whichever device reports: 0 or -errno. */
 static inline int pr_flush(void)
 {

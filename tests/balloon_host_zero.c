@@ -92,11 +92,7 @@ int main(void)
 	int ret, before;
 
 	ksft_print_header();
-	balloon_require();
-	if (vmstat_get("prezero_host_checked") < 0)
-		ksft_exit_skip("no prezero_host_* counters in /proc/vmstat\n");
-	zp_verify_require(&vfailed, &vchecked);
-	thp_save();
+	balloon_host_zero_require(&vfailed, &vchecked);
 	saved_overcommit = read_num_file(OVERCOMMIT);
 	atexit(restore);
 	ksft_set_plan(15);

@@ -294,10 +294,7 @@ static inline long long hp_first_nonzero(const char *p, size_t len)
 
 static inline double hp_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return now_secs();
 }
 
 /*

@@ -104,7 +104,7 @@ static enum round_result one_round(int round, char *child)
 {
 	long long waits, waited, zeroed;
 	pid_t pid_zeroer, own, reader = -1;
-	int info[2], status;
+	int info[2], rc;
 	double start, secs, t_start;
 	bool started, ok;
 
@@ -136,12 +136,11 @@ static enum round_result one_round(int round, char *child)
 	 * the owner exits; otherwise it is killed after 30 s.
 	 */
 	start = hp_now();
-	while (waitpid(own, &status, WNOHANG) == 0 && hp_now() - start < 30)
-		usleep(1000);
+	rc = wait_child(own, 30);
 	secs = hp_now() - start;
-	if (secs >= 30) {
+	if (rc < 0) {
 		kill(own, SIGKILL);
-		waitpid(own, &status, 0);
+		waitpid(own, NULL, 0);
 	}
 	waited = hp_stat("alloc_waits") - waits;
 	zeroed = hp_stat("zeroed_pages") - zeroed;
@@ -165,7 +164,7 @@ static enum round_result one_round(int round, char *child)
 	close(info[0]);
 	close(info[1]);
 
-	ok = secs < 30 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	ok = rc == 0;
 	if (ok && (!started || zeroed > 0) && round < ROUNDS) {
 		ksft_print_msg("round %d: the zeroer %s before the COW fault (waited %.3f s for it, fault %.3f s); again\n",
 			       round, started ? "finished its page" : "had not started",

@@ -74,20 +74,6 @@ static bool wait_zeroing(void)
 	return false;
 }
 
-/* Waits up to @secs for @pid; returns its exit status, or -1. */
-static int wait_for(pid_t pid, double secs)
-{
-	double start = hp_now();
-	int status;
-
-	while (hp_now() - start < secs) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-		usleep(10000);
-	}
-	return -1;
-}
-
 /*
  * Soft-offlines the free page at @phys while a zeroer (in @cgroup, or
  * unthrottled) clears it; returns whether it completed within 10 s.
@@ -119,12 +105,12 @@ static void offline_while_zeroing(const char *what, const char *cgroup)
 		snprintf(buf, sizeof(buf), "0x%llx\n", phys);
 		_exit(write_str(SOFT_OFFLINE, buf) ? 1 : 0);
 	}
-	rc = wait_for(offliner, 10);
+	rc = wait_child(offliner, 10);
 	t_off = hp_now() - t0;
 	if (rc < 0) {
 		/* Livelocked: killing the zeroer ends it. */
 		kill(zeroer, SIGKILL);
-		rc = wait_for(offliner, 60);
+		rc = wait_child(offliner, 60);
 		ksft_print_msg("%s: soft offline still running after 10 s; %s once the zeroer was killed\n",
 			       what, rc < 0 ? "still running" : "done");
 		if (rc < 0)
@@ -138,7 +124,7 @@ static void offline_while_zeroing(const char *what, const char *cgroup)
 	/* The zeroer lost its page: its write ends, zeroing nothing. */
 	if (cgroup)
 		cg_write(CG_ROOT "/hp_offline/cpu.max", "max 100000");
-	zrc = wait_for(zeroer, 20);
+	zrc = wait_child(zeroer, 20);
 	if (zrc < 0) {
 		kill(zeroer, SIGKILL);
 		waitpid(zeroer, NULL, 0);

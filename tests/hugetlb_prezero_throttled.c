@@ -58,7 +58,7 @@ int main(void)
 	double t0, t_shrink, t_kill, t_fault;
 	long long pages;
 	pid_t zeroer, fault_child;
-	int status;
+	int status, rc;
 	FILE *f;
 
 	ksft_print_header();
@@ -100,12 +100,9 @@ int main(void)
 	 */
 	cg_write(CG_ROOT "/hp_throttled/cpu.max", "max 100000");
 	t0 = hp_now();
-	while (waitpid(zeroer, &status, WNOHANG) == 0 && hp_now() - t0 < 10)
-		usleep(10000);
+	rc = wait_child(zeroer, 10);
 	ksft_print_msg("zeroed_pages %lld -> %lld, exit %d, pool %lld free %lld\n",
-		       pages, hp_stat("zeroed_pages"),
-		       WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-		       hp_nr(0, KB), hp_free(0, KB));
+		       pages, hp_stat("zeroed_pages"), rc, hp_nr(0, KB), hp_free(0, KB));
 	ksft_test_result(hp_stat("zeroed_pages") == pages && hp_now() - t0 < 10,
 			 "the zeroer's write ends with the page it lost (%.3f s)\n",
 			 hp_now() - t0);
@@ -147,17 +144,16 @@ int main(void)
 		memset(p, 0x5a, 4096);
 		_exit(hp_first_nonzero(p + 4096, KB * 1024 - 4096) == -1 ? 0 : 1);
 	}
-	while (waitpid(fault_child, &status, WNOHANG) == 0 && hp_now() - t0 < 30)
-		usleep(10000);
+	rc = wait_child(fault_child, 30);
 	t_fault = hp_now() - t0;
-	if (t_fault >= 30) {
+	if (rc < 0) {
 		/* Killing the zeroer lets the fault go on. */
 		kill(zeroer, SIGKILL);
-		waitpid(fault_child, &status, 0);
+		rc = wait_child(fault_child, 60);
 	}
-	ksft_test_result(t_fault < 30 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	ksft_test_result(t_fault < 30 && rc == 0,
 			 "a fault on the page a throttled zeroer clears takes %.3f s and reads zeroes (exit %d)\n",
-			 t_fault, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+			 t_fault, rc);
 	kill(zeroer, SIGKILL);
 	waitpid(zeroer, &status, 0);
 

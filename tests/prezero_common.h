@@ -65,6 +65,32 @@ static inline ssize_t read_file(const char *path, char *buf, size_t size)
 	return ret;
 }
 
+/* CLOCK_MONOTONIC in seconds. */
+static inline double now_secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Waits up to @secs for the child @pid: returns its exit status, 128 if a
+ * signal killed it, or -1 if it still runs.
+ */
+static inline int wait_child(pid_t pid, double secs)
+{
+	double start = now_secs();
+	int status;
+
+	do {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+		usleep(1000);
+	} while (now_secs() - start < secs);
+	return -1;
+}
+
 /* Reads a number from a file; -1 on error. */
 static inline long long read_num_file(const char *path)
 {

@@ -103,22 +103,6 @@ static pid_t zero_bytes_child(int node, const char *cg, const char *what)
 	return pid;
 }
 
-/* Waits up to `secs` for `pid`; returns its exit status or -1. */
-static int wait_secs(pid_t pid, double secs)
-{
-	struct timespec t0, t;
-	int status;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	do {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-		usleep(10000);
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	} while (t.tv_sec - t0.tv_sec + (t.tv_nsec - t0.tv_nsec) / 1e9 < secs);
-	return -1;
-}
-
 /*
  * A writer of node 0 limited to 1% of a CPU clears all of its node, which
  * takes it minutes; meanwhile a writer of node 1 asks for 32 MiB and gets
@@ -127,9 +111,8 @@ static int wait_secs(pid_t pid, double secs)
 static void test_parallel_nodes(void)
 {
 	unsigned long z0 = zp_read("zeroed_bytes");
-	struct timespec t0, t1;
+	double t0, secs;
 	pid_t slow, fast;
-	double secs;
 	int i, rc;
 
 	if (!cg_create("zp_slow", "cpu", "cpu.max", "1000 100000")) {
@@ -142,15 +125,14 @@ static void test_parallel_nodes(void)
 	slow = zero_bytes_child(0, "zp_slow", "max");
 	for (i = 0; i < 2000 && zp_read("zeroed_bytes") == z0; i++)
 		usleep(10000);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = now_secs();
 	fast = zero_bytes_child(1, "zp_writer", "33554432");
-	rc = wait_secs(fast, 30);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	secs = t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	rc = wait_child(fast, 30);
+	secs = now_secs() - t0;
 	if (rc < 0) {
 		/* Held up: killing the throttled writer lets it go on. */
 		kill(slow, SIGKILL);
-		rc = wait_secs(fast, 60);
+		rc = wait_child(fast, 60);
 	}
 	kill(slow, SIGKILL);
 	waitpid(slow, NULL, 0);
