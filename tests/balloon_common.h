@@ -307,7 +307,7 @@ static inline int balloon_migrate(int max_mib_per_s)
 	size_t rlen = strlen(RESTORED_MARKER), len = 0, i;
 	char buf[512], line[64];
 	struct termios t;
-	struct timespec start, now;
+	double start;
 	int fd, ret = -ETIMEDOUT;
 
 	/* Open before asking, so that the line cannot come unheard. */
@@ -334,15 +334,13 @@ static inline int balloon_migrate(int max_mib_per_s)
 	}
 	ret = -ETIMEDOUT;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	start = now_secs();
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		long left_ms;
 		ssize_t n;
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left_ms = MIGRATE_TIMEOUT_S * 1000L - (now.tv_sec - start.tv_sec) * 1000L -
-			  (now.tv_nsec - start.tv_nsec) / 1000000;
+		left_ms = (long)((MIGRATE_TIMEOUT_S - (now_secs() - start)) * 1000);
 		if (left_ms <= 0)
 			break;
 		n = poll(&pfd, 1, left_ms);

@@ -52,14 +52,6 @@ static void restore(void)
 	balloon_load(false);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* The page frame number mapped at addr, 0 if none (or not readable). */
 static uint64_t pfn_of(int pagemap, const void *addr)
 {
@@ -159,11 +151,11 @@ static void *on_source(void *arg)
 	 * and the driver takes the free 4 MiB blocks until the end. Without
 	 * one, the delay counts from the request.
 	 */
-	while (now_s() - s->asked < s->delay) {
+	while (now_secs() - s->asked < s->delay) {
 		irq = balloon_interrupts();
 		if (irq > s->irq0) {
 			s->irq = irq;
-			start = now_s();
+			start = now_secs();
 			s->hint_at = start - s->asked;
 			break;
 		}
@@ -174,9 +166,9 @@ static void *on_source(void *arg)
 	usleep(1000000);
 	mem = meminfo_get("MemFree");
 	s->hinted = mem < s->free0 ? s->free0 - mem : 0;
-	while (now_s() < start + s->delay)
+	while (now_secs() < start + s->delay)
 		usleep(100000);
-	s->woke_at = now_s() - s->asked;
+	s->woke_at = now_secs() - s->asked;
 	ksft_print_msg("source: hint at %.1f s (%lu MiB hinted), freeing at %.1f s\n",
 		       s->hint_at, s->hinted / MIB, s->woke_at);
 	fflush(stdout);
@@ -187,7 +179,7 @@ static void *on_source(void *arg)
 	for (i = 0; i < nr_chunks; i++)
 		if (to_free[i])
 			madvise(held + i * THP_SZ, THP_SZ, MADV_DONTNEED);
-	s->freed_at = now_s() - s->asked;
+	s->freed_at = now_secs() - s->asked;
 	/* Flushes, and whatever the background passes report meanwhile. */
 	for (; s->flushes < 3 && !s->restored; s->flushes++) {
 		s->flush_err = pr_flush();
@@ -195,7 +187,7 @@ static void *on_source(void *arg)
 			break;
 	}
 	s->on_source = !s->restored;
-	s->flushed_at = now_s() - s->asked;
+	s->flushed_at = now_secs() - s->asked;
 	s->marked = vmstat_get("prezero_pages") - pages;
 	s->checked = vmstat_get("prezero_host_checked") - checked;
 	s->failed = vmstat_get("prezero_host_failed") - failed;
@@ -283,11 +275,11 @@ int main(void)
 		  (BANDWIDTH_MIB * MIB);
 	s.irq0 = balloon_interrupts();
 	s.free0 = meminfo_get("MemFree");
-	s.asked = now_s();
+	s.asked = now_secs();
 	if (pthread_create(&thread, NULL, on_source, &s))
 		ksft_exit_fail_msg("pthread_create failed\n");
 	ret = balloon_migrate(BANDWIDTH_MIB);
-	took = now_s() - s.asked;
+	took = now_secs() - s.asked;
 	s.restored = true;
 	pthread_join(thread, NULL);
 

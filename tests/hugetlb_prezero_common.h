@@ -292,11 +292,6 @@ static inline long long hp_first_nonzero(const char *p, size_t len)
 	return -1;
 }
 
-static inline double hp_now(void)
-{
-	return now_secs();
-}
-
 /*
  * As hp_require(1), and skips the test unless 1 GiB pages exist; their pool
  * size is restored at exit.

@@ -79,8 +79,8 @@ static void zeroer(void)
 
 	if (!cg_enter("hp_slow", 0))
 		_exit(1);
-	for (last = hp_now();; last = now) {
-		now = hp_now();
+	for (last = now_secs();; last = now) {
+		now = now_secs();
 		if (now - last > 0.05)
 			break;
 	}
@@ -119,11 +119,11 @@ static enum round_result one_round(int round, char *child)
 	pid_zeroer = fork();
 	if (pid_zeroer == 0)
 		zeroer();
-	start = hp_now();
-	while (hp_zeroable(0, KB) == 2 && hp_now() - start < 10)
+	start = now_secs();
+	while (hp_zeroable(0, KB) == 2 && now_secs() - start < 10)
 		usleep(1000);
 	started = hp_zeroable(0, KB) < 2;
-	t_start = hp_now() - start;
+	t_start = now_secs() - start;
 
 	own = fork();
 	if (own == 0)
@@ -135,9 +135,9 @@ static enum round_result one_round(int round, char *child)
 	 * The owner's fault takes the page being zeroed after a short wait and
 	 * the owner exits; otherwise it is killed after 30 s.
 	 */
-	start = hp_now();
+	start = now_secs();
 	rc = wait_child(own, 30);
-	secs = hp_now() - start;
+	secs = now_secs() - start;
 	if (rc < 0) {
 		kill(own, SIGKILL);
 		waitpid(own, NULL, 0);
@@ -154,7 +154,7 @@ static enum round_result one_round(int round, char *child)
 	kill(pid_zeroer, SIGKILL);
 	waitpid(pid_zeroer, NULL, 0);
 	/* The reader is init's child now: wait until its page is unmapped. */
-	for (start = hp_now(); kill(reader, 0) == 0 && hp_now() - start < 10;)
+	for (start = now_secs(); kill(reader, 0) == 0 && now_secs() - start < 10;)
 		usleep(1000);
 	close(wait_pipe[0]);
 	close(wait_pipe[1]);

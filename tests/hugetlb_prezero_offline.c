@@ -63,9 +63,9 @@ static pid_t start_zeroer(const char *cgroup)
 /* Waits until the page is being zeroed. */
 static bool wait_zeroing(void)
 {
-	double start = hp_now();
+	double start = now_secs();
 
-	while (hp_now() - start < 20) {
+	while (now_secs() - start < 20) {
 		if (hp_zeroable(0, KB) == 0 && hp_zeroed(0, KB) == 0 &&
 		    hp_free(0, KB) == 1)
 			return true;
@@ -99,14 +99,14 @@ static void offline_while_zeroing(const char *what, const char *cgroup)
 		ksft_exit_fail_msg("%s: the zeroer did not start\n", what);
 	}
 
-	t0 = hp_now();
+	t0 = now_secs();
 	offliner = fork();
 	if (offliner == 0) {
 		snprintf(buf, sizeof(buf), "0x%llx\n", phys);
 		_exit(write_str(SOFT_OFFLINE, buf) ? 1 : 0);
 	}
 	rc = wait_child(offliner, 10);
-	t_off = hp_now() - t0;
+	t_off = now_secs() - t0;
 	if (rc < 0) {
 		/* Livelocked: killing the zeroer ends it. */
 		kill(zeroer, SIGKILL);

@@ -42,9 +42,9 @@ static pid_t start_zeroer(void)
 /* Waits until a 1 GiB page is being zeroed (fewer zeroable than free). */
 static bool wait_zeroing(void)
 {
-	double start = hp_now();
+	double start = now_secs();
 
-	while (hp_now() - start < 20) {
+	while (now_secs() - start < 20) {
 		if (hp_zeroable(0, KB) < hp_free(0, KB) - hp_zeroed(0, KB))
 			return true;
 		usleep(1000);
@@ -87,9 +87,9 @@ int main(void)
 		ksft_exit_fail_msg("the throttled zeroer did not start\n");
 
 	/* Free both pages, the one being zeroed included. */
-	t0 = hp_now();
+	t0 = now_secs();
 	hp_write_num(0, KB, "nr_hugepages", 0);
-	t_shrink = hp_now() - t0;
+	t_shrink = now_secs() - t0;
 	ksft_test_result(hp_nr(0, KB) == 0 && t_shrink < 5,
 			 "shrinking the pool under a throttled zeroer takes %.3f s\n",
 			 t_shrink);
@@ -99,14 +99,14 @@ int main(void)
 	 * without zeroing anything.
 	 */
 	cg_write(CG_ROOT "/hp_throttled/cpu.max", "max 100000");
-	t0 = hp_now();
+	t0 = now_secs();
 	rc = wait_child(zeroer, 10);
 	ksft_print_msg("zeroed_pages %lld -> %lld, exit %d, pool %lld free %lld\n",
 		       pages, hp_stat("zeroed_pages"), rc, hp_nr(0, KB), hp_free(0, KB));
-	ksft_test_result(hp_stat("zeroed_pages") == pages && hp_now() - t0 < 10,
+	ksft_test_result(hp_stat("zeroed_pages") == pages && now_secs() - t0 < 10,
 			 "the zeroer's write ends with the page it lost (%.3f s)\n",
-			 hp_now() - t0);
-	if (hp_now() - t0 >= 10) {
+			 now_secs() - t0);
+	if (now_secs() - t0 >= 10) {
 		kill(zeroer, SIGKILL);
 		waitpid(zeroer, &status, 0);
 	}
@@ -117,10 +117,10 @@ int main(void)
 	zeroer = start_zeroer();
 	if (!wait_zeroing())
 		ksft_exit_fail_msg("the throttled zeroer did not start again\n");
-	t0 = hp_now();
+	t0 = now_secs();
 	kill(zeroer, SIGKILL);
 	waitpid(zeroer, &status, 0);
-	t_kill = hp_now() - t0;
+	t_kill = now_secs() - t0;
 	ksft_test_result(t_kill < 5 && hp_zeroable(0, KB) == 1,
 			 "SIGKILL ends a throttled zeroer in %.3f s, the page stays zeroable\n",
 			 t_kill);
@@ -134,7 +134,7 @@ int main(void)
 	zeroer = start_zeroer();
 	if (!wait_zeroing())
 		ksft_exit_fail_msg("the throttled zeroer did not start a third time\n");
-	t0 = hp_now();
+	t0 = now_secs();
 	fault_child = fork();
 	if (fault_child == 0) {
 		char *p = hp_map(KB, 1);
@@ -145,7 +145,7 @@ int main(void)
 		_exit(hp_first_nonzero(p + 4096, KB * 1024 - 4096) == -1 ? 0 : 1);
 	}
 	rc = wait_child(fault_child, 30);
-	t_fault = hp_now() - t0;
+	t_fault = now_secs() - t0;
 	if (rc < 0) {
 		/* Killing the zeroer lets the fault go on. */
 		kill(zeroer, SIGKILL);

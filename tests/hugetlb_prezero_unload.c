@@ -36,9 +36,9 @@ int main(void)
 	while (hp_zeroed(0, KB) < 4)
 		usleep(1000);
 
-	t0 = hp_now();
+	t0 = now_secs();
 	ret = system("rmmod hugetlb_prezero");
-	dt = hp_now() - t0;
+	dt = now_secs() - t0;
 	for (w = 0; w < WRITERS; w++)
 		if (waitpid(pids[w], &status, 0) < 0 || !WIFEXITED(status) ||
 		    WEXITSTATUS(status))

@@ -107,19 +107,19 @@ static pid_t start_daemon(const char *const *extra)
 /* Sends SIGTERM; returns the seconds until the daemon exited, its status in *status. */
 static double stop_daemon(pid_t pid, int *status)
 {
-	double t0 = hp_now();
+	double t0 = now_secs();
 
 	*status = -1;
 	kill(pid, SIGTERM);
 	while (waitpid(pid, status, WNOHANG) == 0) {
-		if (hp_now() - t0 > 10) {
+		if (now_secs() - t0 > 10) {
 			kill(pid, SIGKILL);
 			waitpid(pid, status, 0);
 			return 99;
 		}
 		usleep(10000);
 	}
-	return hp_now() - t0;
+	return now_secs() - t0;
 }
 
 /* @cpus busy loops, each on one of the first @cpus CPUs if @pinned. */
@@ -169,9 +169,9 @@ static void cleanup(void)
  */
 static bool settles(double secs)
 {
-	double end = hp_now() + secs;
+	double end = now_secs() + secs;
 
-	while (hp_now() < end) {
+	while (now_secs() < end) {
 		if (hp_zeroable(0, KB) == 0 && hp_zeroable(1, KB) == 0 &&
 		    hp_zeroed(0, KB) == hp_free(0, KB) &&
 		    hp_zeroed(1, KB) == hp_free(1, KB))
@@ -211,7 +211,7 @@ static void dirty_buddy(size_t len)
 /* Waits up to @secs for zeroed_bytes to rise by @bytes over @from; returns the rise. */
 static unsigned long zeroed_rises(unsigned long from, unsigned long bytes, double secs)
 {
-	double end = hp_now() + secs;
+	double end = now_secs() + secs;
 	unsigned long now;
 
 	do {
@@ -219,7 +219,7 @@ static unsigned long zeroed_rises(unsigned long from, unsigned long bytes, doubl
 		if (now - from >= bytes)
 			break;
 		usleep(50000);
-	} while (hp_now() < end);
+	} while (now_secs() < end);
 	return now - from;
 }
 
@@ -246,8 +246,8 @@ static void bad_option(const char *what, const char *a, const char *b)
 	close(fds[1]);
 	pfd.fd = fds[0];
 	pfd.events = POLLIN;
-	end = hp_now() + 10;
-	while (hp_now() < end && poll(&pfd, 1, 100) >= 0) {
+	end = now_secs() + 10;
+	while (now_secs() < end && poll(&pfd, 1, 100) >= 0) {
 		if (!(pfd.revents & (POLLIN | POLLHUP)))
 			continue;
 		n = read(fds[0], msg + len, sizeof(msg) - 1 - len);
@@ -456,7 +456,7 @@ int main(void)
 		dirtied = dirty_free_memory(128 * MIB, 0x5c);
 		z0 = zp_read("zeroed_bytes");
 		daemon_pid = start_daemon(exclusive);
-		for (dt = hp_now(); hp_now() - dt < 20; usleep(1000))
+		for (dt = now_secs(); now_secs() - dt < 20; usleep(1000))
 			if (!zp_read("background") && zp_read("zeroed_bytes") > z0)
 				break;
 		bg = zp_read("background");

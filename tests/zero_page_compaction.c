@@ -47,14 +47,6 @@ static void restore(void)
 	zp_verify_restore();
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static unsigned long read_ul(const char *path)
 {
 	char buf[32];
@@ -74,7 +66,7 @@ static int write_ul(const char *path, unsigned long val)
 
 static void flusher(double end, struct stats *s)
 {
-	while (now() < end) {
+	while (now_secs() < end) {
 		if (zp_write("flush", "1"))
 			s->flush_errors++;
 		s->flushes++;
@@ -86,7 +78,7 @@ static void compactor(double end, struct stats *s, bool gigantic)
 {
 	unsigned long seed = 12345, n;
 
-	while (now() < end) {
+	while (now_secs() < end) {
 		if (!write_file("/proc/sys/vm/compact_memory", "1", 1))
 			s->compactions++;
 		seed = seed * 6364136223846793005UL + 1442695040888963407UL;
@@ -115,7 +107,7 @@ static void thp_faulter(double end, struct stats *s)
 	char *base, *p;
 	long off;
 
-	while (now() < end) {
+	while (now_secs() < end) {
 		base = map_anon(THP_LEN + THP_SZ, 0, -1);
 		if (!base)
 			continue;
@@ -194,7 +186,7 @@ int main(void)
 	memset(s, 0, 3 * sizeof(*s));
 	s[2].first_stale = -1;
 
-	end = now() + RUN_S;
+	end = now_secs() + RUN_S;
 	for (i = 0; i < 3; i++)
 		pids[i] = spawn(i, end, &s[i], gigantic);
 	for (i = 0; i < 3; i++) {

@@ -95,14 +95,6 @@ static int count_splats(int kmsg_fd)
 	return found;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void hog(struct hog_state *st)
 {
 	char *p;
@@ -178,8 +170,8 @@ int main(void)
 	if (!pid)
 		hog(st);
 
-	start = now();
-	while (now() - start < TIMEOUT_S) {
+	start = now_secs();
+	while (now_secs() - start < TIMEOUT_S) {
 		ret = waitpid(pid, &status, WNOHANG);
 		if (ret == pid) {
 			reaped = true;
@@ -196,7 +188,7 @@ int main(void)
 	sleep(2);
 	printk_restore();
 	ksft_print_msg("hog faulted in %lu MiB in %.1f s\n",
-		       st->chunks * (CHUNK / MIB), now() - start);
+		       st->chunks * (CHUNK / MIB), now_secs() - start);
 	ksft_test_result(reaped && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
 			 "the OOM killer killed the hog with SIGKILL\n");
 	ksft_test_result(st->chunks > 0 && st->stale == 0,
