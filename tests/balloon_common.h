@@ -12,7 +12,6 @@
 
 #include <dirent.h>
 #include <poll.h>
-#include <sys/klog.h>
 #include <termios.h>
 
 #include "zero_page_common.h"
@@ -194,53 +193,6 @@ static inline bool pr_device_is(const char *name, const char *state)
 		return false;
 	snprintf(line, sizeof(line), "%s %s\n", name, state);
 	return strstr(buf, line) != NULL;
-}
-
-/* The kernel log, NUL-terminated, to be freed; NULL on error. */
-static inline char *klog_read(void)
-{
-	int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0), len;
-	char *buf;
-
-	if (size <= 0)
-		return NULL;
-	buf = malloc(size + 1);
-	if (!buf)
-		return NULL;
-	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, size);
-	if (len < 0) {
-		free(buf);
-		return NULL;
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
-/* Number of kernel log lines containing `needle`, -1 on error. */
-static inline int klog_count(const char *needle)
-{
-	char *buf = klog_read(), *p;
-	int n = 0;
-
-	if (!buf)
-		return -1;
-	for (p = buf; (p = strstr(p, needle)); p++)
-		n++;
-	free(buf);
-	return n;
-}
-
-/* Prints the kernel log lines containing `needle` as TAP comments. */
-static inline void klog_print(const char *needle)
-{
-	char *buf = klog_read(), *line, *save;
-
-	if (!buf)
-		return;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		if (strstr(line, needle))
-			ksft_print_msg("dmesg: %s\n", line);
-	free(buf);
 }
 
 /* Sends one command line to the QEMU monitor; returns 0 or -errno. */

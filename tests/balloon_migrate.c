@@ -39,7 +39,6 @@
 #define BANDWIDTH_MIB 64
 /* The test frees its blocks at that share of the first pass */
 #define FREE_AT 0.45
-#define ZEROED_FIRST "/sys/module/page_reporting/parameters/zeroed_first"
 
 static char saved_zeroed_first[8];
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -219,6 +220,93 @@ static inline bool shmem_thp_set(bool huge)
 	const char *mode = huge ? "always" : "never";
 
 	return write_file(SHMEM_ENABLED, mode, strlen(mode)) == 0;
+}
+
+/*
+ * Share (percent) of the free memory of all zones that is in free blocks of
+ * at least `order` (/proc/buddyinfo), -1 on error: what is left for THP
+ * (order 9) after a workload.
+ */
+static inline double free_share_from_order(int order)
+{
+	unsigned long long total = 0, high = 0, n;
+	char line[512], *p, *end;
+	FILE *f = fopen("/proc/buddyinfo", "r");
+	int o;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		p = strstr(line, "zone");
+		if (!p)
+			continue;
+		p += 4;
+		while (*p == ' ')
+			p++;
+		while (*p && *p != ' ')
+			p++;
+		for (o = 0; ; o++) {
+			n = strtoull(p, &end, 10);
+			if (end == p)
+				break;
+			p = end;
+			total += n << o;
+			if (o >= order)
+				high += n << o;
+		}
+	}
+	fclose(f);
+	return total ? 100.0 * high / total : -1;
+}
+
+/* The kernel log, NUL-terminated, to be freed; NULL on error. */
+static inline char *klog_read(void)
+{
+	int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0), len;
+	char *buf;
+
+	if (size <= 0)
+		return NULL;
+	buf = malloc(size + 1);
+	if (!buf)
+		return NULL;
+	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, size);
+	if (len < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Number of times the kernel log holds `needle` (not empty), -1 on error. */
+static inline int klog_count(const char *needle)
+{
+	char *buf, *p;
+	int n = 0;
+
+	if (!*needle)
+		return -1;
+	buf = klog_read();
+	if (!buf)
+		return -1;
+	for (p = buf; (p = strstr(p, needle)); p++)
+		n++;
+	free(buf);
+	return n;
+}
+
+/* Prints the kernel log lines containing `needle` as TAP comments. */
+static inline void klog_print(const char *needle)
+{
+	char *buf = klog_read(), *line, *save;
+
+	if (!buf)
+		return;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strstr(line, needle))
+			ksft_print_msg("dmesg: %s\n", line);
+	free(buf);
 }
 
 #endif /* PREZERO_COMMON_H */

@@ -157,6 +157,9 @@ static inline void zp_defaults(void)
 
 /* The page allocator's verification of pre-zeroed pages (patch 0007). */
 #define ZP_VERIFY "/sys/module/page_reporting/parameters/verify_zeroed"
+#define ZEROED_FIRST "/sys/module/page_reporting/parameters/zeroed_first"
+/* The kernel's log line when page_reporting.zeroed_first takes effect. */
+#define ZEROED_FIRST_ON "free pages known to be zero go to allocations that clear first"
 
 /* verify_zeroed as the test found it, put back by zp_verify_restore(). */
 static char zp_saved_verify[8];

@@ -19,7 +19,6 @@
 #define _GNU_SOURCE
 #include "zero_page_common.h"
 
-#define ZEROED_FIRST "/sys/module/page_reporting/parameters/zeroed_first"
 #define KEEP_FREE (96 * MIB)
 #define BUDGET (128 * MIB)
 #define ROUNDS 48
@@ -28,6 +27,7 @@
 
 struct result {
 	long long hit, unused, anon_pages;
+	double free_thp;	/* % of free memory in free blocks >= order 9 */
 	bool zero;
 };
 
@@ -84,6 +84,7 @@ static struct result mixed_run(void)
 	r.hit = vmstat_get("prezero_alloc_hit") - hit0;
 	r.unused = vmstat_get("prezero_alloc_unused") - unused0;
 	r.anon_pages = ROUNDS * 2 * CHUNK / PAGE_SZ;
+	r.free_thp = free_share_from_order(9);
 
 	for (i = 0; i < ROUNDS; i++) {
 		r.zero &= first_nonzero(anon4k[i], CHUNK) == -1 &&
@@ -132,6 +133,9 @@ int main(void)
 	ksft_print_msg("zeroed_first on:  %lld pre-zeroed pages used, %.1f%% by overwriting allocations; %.1f%% of the anonymous pages skipped their clear\n",
 		       on.hit + on.unused, pct(on.unused, on.hit + on.unused),
 		       pct(on.hit, on.anon_pages));
+
+	ksft_print_msg("free memory in free blocks of order >= 9 after the run: off %.1f%%, on %.1f%%\n",
+		       off.free_thp, on.free_thp);
 
 	ksft_test_result(pct(on.hit, on.anon_pages) >= pct(off.hit, off.anon_pages) + 10,
 			 "zeroed_first: faults skip a larger share of their clears\n");
