@@ -313,25 +313,42 @@ static inline long long populate_hits(char *p, size_t len)
 /*
  * Dirties most free memory with a non-zero pattern and frees it again, so
  * that the free lists are full of stale data. Leaves `keep` bytes free.
+ * Returns the bytes dirtied with THP faults.
  */
 static inline size_t dirty_free_memory(size_t keep, unsigned char pattern)
 {
 	size_t avail = meminfo_get("MemFree");
-	size_t len, done = 0;
-	char *p;
+	double share = free_share_from_order(9);
+	size_t len, small = 0, done = 0;
+	char *p, *q = NULL;
 
 	if (avail <= keep + 32 * MIB)
 		return 0;
-	len = (avail - keep) & ~(THP_SZ - 1);
-	p = map_anon(len, MAP_NORESERVE, MADV_HUGEPAGE);
-	if (!p)
-		return 0;
+	/*
+	 * First the free blocks too small for a THP, which may be zero or hold
+	 * zero parts from earlier tests: 4 KiB faults take the smallest blocks
+	 * first (and zeroed ones first among them).
+	 */
+	if (share >= 0)
+		small = (size_t)(avail * (100 - share) / 100) & ~(PAGE_SZ - 1);
+	if (small >= 4 * MIB && avail > keep + small + 32 * MIB) {
+		q = map_anon(small, MAP_NORESERVE, MADV_NOHUGEPAGE);
+		if (q)
+			memset(q, pattern, small);
+		avail = meminfo_get("MemFree");
+	}
+	len = avail > keep + 32 * MIB ? (avail - keep) & ~(THP_SZ - 1) : 0;
+	p = len ? map_anon(len, MAP_NORESERVE, MADV_HUGEPAGE) : NULL;
 	/* Populate chunk by chunk so that a failure still dirties something. */
-	for (done = 0; done < len; done += 16 * MIB) {
+	for (done = 0; p && done < len; done += 16 * MIB) {
 		size_t n = len - done < 16 * MIB ? len - done : 16 * MIB;
 
 		memset(p + done, pattern, n);
 	}
+	if (q)
+		munmap(q, small);
+	if (!p)
+		return 0;
 	munmap(p, len);
 	return len;
 }
