@@ -3,10 +3,13 @@
  * Where page_reporting.zeroed_first must not go: small zeroed blocks and
  * dirty free pageblocks, made on purpose (256 MiB of 4 KiB pages, the
  * pages of every other pair of page frames freed, everything free zeroed
- * by a flush, then 64 MiB of THP dirtied and freed):
+ * by a flush, a THP filler taking all but 16 MiB of the free pageblocks,
+ * then 64 MiB of THP dirtied and freed: free pageblocks are the smaller
+ * part of the free memory):
  * - page cache writes (allocations that overwrite) take the small zeroed
- *   blocks rather than break up a dirty free pageblock: the free memory in
- *   blocks of order >= 9 shrinks by at most a quarter of what was written.
+ *   blocks rather than break up a dirty free pageblock while those are
+ *   scarce: the free memory in blocks of order >= 9 shrinks by at most a
+ *   quarter of what was written.
  *   Before the bound, an allocation that overwrites looked for a block not
  *   known to be zero at any order and split the dirty pageblocks (32 MiB
  *   written took 23 MiB out of them; 0 after);
@@ -104,8 +107,9 @@ static int write_cache(size_t len)
 int main(void)
 {
 	long long unused0, migrated0, unused, migrated;
+	char *holes, *thp, *filler;
 	double before, after;
-	char *holes, *thp;
+	size_t filler_len;
 	int fd;
 
 	ksft_print_header();
@@ -122,6 +126,14 @@ int main(void)
 
 	holes = make_holes();
 	zp_flush();
+	/*
+	 * Free pageblocks scarce: a THP filler takes all but 16 MiB of them,
+	 * so that they are the smaller part of the free memory.
+	 */
+	filler_len = ((size_t)free_thp_mib() * MIB - 16 * MIB) & ~(THP_SZ - 1);
+	filler = map_anon(filler_len, MAP_NORESERVE, MADV_HUGEPAGE);
+	if (!filler || madvise(filler, filler_len, MADV_POPULATE_WRITE))
+		ksft_exit_fail_msg("THP filler failed\n");
 	thp = map_anon(DIRTY_THP, 0, MADV_HUGEPAGE);
 	if (!thp)
 		ksft_exit_fail_msg("mmap failed\n");
@@ -129,12 +141,15 @@ int main(void)
 	munmap(thp, DIRTY_THP);
 
 	before = free_thp_mib();
+	ksft_print_msg("before the page cache: %.0f MiB free, %.0f MiB of it in blocks >= order 9\n",
+		       meminfo_get("MemFree") / (double)MIB, before);
 	fd = write_cache(CACHE);
 	after = free_thp_mib();
 	ksft_test_result(before - after <= CACHE / MIB / 4.0,
 			 "%lu MiB of page cache: free memory in blocks >= order 9 %.0f -> %.0f MiB\n",
 			 CACHE / MIB, before, after);
 	close(fd);
+	munmap(filler, filler_len);
 
 	/* Half of the holes dirty again, the other half zeroed, then compact. */
 	munmap(holes, HOLEY);

@@ -56,6 +56,8 @@ static struct result mixed_run(void)
 	if (zp_write_ul("zero_bytes", BUDGET))
 		ksft_exit_fail_msg("zero_bytes failed\n");
 
+	ksft_print_msg("run start: %lu MiB free, %.1f%% of it in blocks >= order 9\n",
+		       meminfo_get("MemFree") / MIB, free_share_from_order(9));
 	hit0 = vmstat_get("prezero_alloc_hit");
 	unused0 = vmstat_get("prezero_alloc_unused");
 	for (i = 0; i < ROUNDS; i++) {
