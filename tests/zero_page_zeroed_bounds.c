@@ -3,8 +3,8 @@
  * Where page_reporting.zeroed_first must not go: small zeroed blocks and
  * dirty free pageblocks, made on purpose (256 MiB of 4 KiB pages, the
  * pages of every other pair of page frames freed, everything free zeroed
- * by a flush, a THP filler taking all but 16 MiB of the free pageblocks,
- * then 64 MiB of THP dirtied and freed: free pageblocks are the smaller
+ * by a flush, a THP filler taking all but 8 MiB of the free pageblocks,
+ * then 16 MiB of THP dirtied and freed: free pageblocks are the smaller
  * part of the free memory):
  * - page cache writes (allocations that overwrite) take the small zeroed
  *   blocks rather than break up a dirty free pageblock while those are
@@ -12,7 +12,8 @@
  *   quarter of what was written.
  *   Before the bound, an allocation that overwrites looked for a block not
  *   known to be zero at any order and split the dirty pageblocks (32 MiB
- *   written took 23 MiB out of them; 0 after);
+ *   written took 23 MiB out of them with plentiful pageblocks, which
+ *   the bound now allows);
  * - compaction (/proc/sys/vm/compact_memory), with half of the small
  *   blocks dirtied again, overwrites pre-zeroed pages for at most half of
  *   the pages it migrates (printed: prezero_alloc_unused per migrated
@@ -26,8 +27,8 @@
 #include "zero_page_common.h"
 
 #define HOLEY (256 * MIB)
-#define DIRTY_THP (64 * MIB)
-#define CACHE (32 * MIB)
+#define DIRTY_THP (16 * MIB)
+#define CACHE (16 * MIB)
 
 static int pagemap_fd = -1;
 
@@ -127,10 +128,12 @@ int main(void)
 	holes = make_holes();
 	zp_flush();
 	/*
-	 * Free pageblocks scarce: a THP filler takes all but 16 MiB of them,
-	 * so that they are the smaller part of the free memory.
+	 * Free pageblocks scarce: a THP filler takes all but 8 MiB of them,
+	 * so that with 16 MiB of dirty THP freed after it they stay well
+	 * below half of the free memory, also once the page cache took its
+	 * 16 MiB of small blocks.
 	 */
-	filler_len = ((size_t)free_thp_mib() * MIB - 16 * MIB) & ~(THP_SZ - 1);
+	filler_len = ((size_t)free_thp_mib() * MIB - 8 * MIB) & ~(THP_SZ - 1);
 	filler = map_anon(filler_len, MAP_NORESERVE, MADV_HUGEPAGE);
 	if (!filler || madvise(filler, filler_len, MADV_POPULATE_WRITE))
 		ksft_exit_fail_msg("THP filler failed\n");
