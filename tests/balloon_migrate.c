@@ -51,17 +51,6 @@ static void restore(void)
 	balloon_load(false);
 }
 
-/* The page frame number mapped at addr, 0 if none (or not readable). */
-static uint64_t pfn_of(int pagemap, const void *addr)
-{
-	uint64_t ent;
-
-	if (pread(pagemap, &ent, sizeof(ent), (uintptr_t)addr / PAGE_SZ * sizeof(ent)) !=
-	    sizeof(ent) || !(ent >> 63))
-		return 0;
-	return ent & ((1ULL << 55) - 1);
-}
-
 /* The memory the test fills and holds, in 2 MiB chunks. */
 static char *held;
 static size_t held_len;

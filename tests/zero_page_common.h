@@ -261,6 +261,20 @@ static inline char *map_shared(int fd, size_t size)
 }
 
 /* Maps len bytes of private anonymous memory. */
+/*
+ * The page frame number mapped at addr, 0 if none (or not readable);
+ * pagemap is an open /proc/self/pagemap.
+ */
+static inline uint64_t pfn_of(int pagemap, const void *addr)
+{
+	uint64_t ent;
+
+	if (pread(pagemap, &ent, sizeof(ent), (uintptr_t)addr / PAGE_SZ * sizeof(ent)) !=
+	    sizeof(ent) || !(ent >> 63))
+		return 0;
+	return ent & ((1ULL << 55) - 1);
+}
+
 static inline char *map_anon(size_t len, int flags, int advice)
 {
 	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,

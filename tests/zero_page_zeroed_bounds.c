@@ -32,17 +32,6 @@
 
 static int pagemap_fd = -1;
 
-/* Page frame of the page mapped at addr, 0 if not present. */
-static uint64_t pfn_of(const char *addr)
-{
-	uint64_t ent;
-	off_t off = (uintptr_t)addr / PAGE_SZ * sizeof(ent);
-
-	if (pread(pagemap_fd, &ent, sizeof(ent), off) != sizeof(ent))
-		ksft_exit_fail_msg("/proc/self/pagemap: %s\n", strerror(errno));
-	return (ent & (1ULL << 63)) ? ent & ((1ULL << 55) - 1) : 0;
-}
-
 /* MiB of free memory in blocks of order >= 9. */
 static double free_thp_mib(void)
 {
@@ -62,7 +51,7 @@ static char *make_holes(void)
 		ksft_exit_fail_msg("4 KiB fault-in failed\n");
 	memset(p, 0x3c, HOLEY);
 	for (off = 0; off < HOLEY; off += PAGE_SZ) {
-		if ((pfn_of(p + off) & 3) < 2) {
+		if ((pfn_of(pagemap_fd, p + off) & 3) < 2) {
 			madvise(p + off, PAGE_SZ, MADV_DONTNEED);
 			freed += PAGE_SZ;
 		}
