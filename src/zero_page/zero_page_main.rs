@@ -97,17 +97,26 @@ impl Handler for Zeroer {
     const NAME: &'static CStr = c_str!("zero_page");
     const SKIP_ZEROED: bool = true;
     const YIELDS: bool = true;
+    const REVOCABLE: bool = true;
 
     fn report(&self, batch: Batch<'_>) -> Result {
         let nontemporal = NONTEMPORAL.load(Ordering::Relaxed);
         let start = Ktime::ktime_get();
         let mut pages: u64 = 0;
+        let mut result = Ok(());
 
-        for block in batch {
+        'batch: for block in batch {
             for page in block.pages_to_zero() {
-                // SAFETY: The page belongs to a block isolated for the device while the batch
-                // lives: nobody else uses it. The shims clear it through `kmap_local_page()`
-                // without KASAN checks, as free pages require.
+                // The core may take the batch back while this task waits for CPU time (a
+                // `zero_bytes` writer throttled by its cgroup): a page at a time.
+                let Some(_access) = block.access() else {
+                    result = Err(EAGAIN);
+                    break 'batch;
+                };
+                // SAFETY: The page belongs to a block isolated for the device, which owns it
+                // while `_access` lives: nobody else uses it. The shims clear it through
+                // `kmap_local_page()` without KASAN checks, as free pages require, and without
+                // sleeping.
                 unsafe {
                     if nontemporal {
                         zp_clear_page_nt(page);
@@ -116,10 +125,15 @@ impl Handler for Zeroer {
                     }
                 }
                 pages += 1;
+                drop(_access);
                 cond_resched();
             }
+            let Some(access) = block.access() else {
+                result = Err(EAGAIN);
+                break;
+            };
             // SAFETY: The pages of the block not known to be zero were cleared above.
-            unsafe { block.mark_zeroed() };
+            unsafe { block.mark_zeroed(&access) };
         }
 
         let elapsed = (Ktime::ktime_get() - start).to_ns();
@@ -127,7 +141,7 @@ impl Handler for Zeroer {
         ZEROED_BYTES.fetch_add(pages * PAGE_SIZE as u64, Ordering::Relaxed);
         BATCHES.fetch_add(1, Ordering::Relaxed);
         ZERO_TIME_NS.fetch_add(u64::try_from(elapsed).unwrap_or(0), Ordering::Relaxed);
-        Ok(())
+        result
     }
 }
 

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fallocate() on a memfd clears nothing in the syscall. Upstream, fallocated
+ * folios stay !uptodate and their first access clears them; the series used
+ * to allocate them with __GFP_ZERO instead, so that fallocate() cleared
+ * every byte of dirty memory itself (memory nobody may ever touch, and a
+ * second pass over it when it is accessed). Now the page allocator only
+ * tells shmem which folios it found zero: those carry PG_shmem_zeroed
+ * (PG_owner_2, KPF_OWNER_2 in /proc/kpageflags) and their first access
+ * skips the clear; the others are cleared by their first access, as
+ * upstream.
+ *
+ * - after free memory was dirtied, a 64 MiB fallocate (4 KiB and THP) marks
+ *   only the pages the page allocator found zero (counted in
+ *   prezero_alloc_hit; a few blocks that earlier tests left zeroed) and no
+ *   other: it clears nothing; the range then reads zero;
+ * - after a flush, the same fallocate marks (nearly) every page, counts
+ *   each as a skipped clear, and reads zero.
+ * Pages, not folios: /proc/kpageflags shows a folio's flags on every page.
+ * - verify_zeroed found no pre-zeroed page that was not zero.
+ */
+#define _GNU_SOURCE
+#include "zero_page_common.h"
+
+#define TEST_SIZE (64 * MIB)
+#define KPF_OWNER_2 34
+
+/* Pages in the system with PG_owner_2 (/proc/kpageflags), -1 on error. */
+static long owner_2_pages(void)
+{
+	static uint64_t buf[4096];
+	long n = 0;
+	ssize_t got;
+	int fd = open("/proc/kpageflags", O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	while ((got = read(fd, buf, sizeof(buf))) > 0) {
+		for (size_t i = 0; i < (size_t)got / sizeof(buf[0]); i++)
+			n += (buf[i] >> KPF_OWNER_2) & 1;
+	}
+	close(fd);
+	return got < 0 ? -1 : n;
+}
+
+/*
+ * Fallocates TEST_SIZE of a new memfd; returns how many of its pages were
+ * marked as cleared by the page allocator, and sets *hits to the rise of
+ * prezero_alloc_hit and *zero to whether the range then reads zero.
+ */
+static long fallocate_marked(long long *hits, bool *zero, double *secs)
+{
+	long before = owner_2_pages(), after;
+	long long hit0 = vmstat_get("prezero_alloc_hit");
+	int fd = memfd_sized(TEST_SIZE, 0);
+	double t0 = now_secs();
+	char *p;
+
+	if (fallocate(fd, 0, 0, TEST_SIZE))
+		ksft_exit_fail_msg("fallocate: %s\n", strerror(errno));
+	*secs = now_secs() - t0;
+	after = owner_2_pages();
+	*hits = vmstat_get("prezero_alloc_hit") - hit0;
+	p = map_shared(fd, TEST_SIZE);
+	*zero = first_nonzero(p, TEST_SIZE) < 0;
+	munmap(p, TEST_SIZE);
+	close(fd);
+	return before < 0 || after < 0 ? -1 : after - before;
+}
+
+static void run(bool huge)
+{
+	long pages = TEST_SIZE / PAGE_SZ;
+	const char *what = huge ? "THP" : "4 KiB";
+	long long hits;
+	double secs;
+	long marked;
+	bool zero;
+
+	if (!shmem_thp_set(huge)) {
+		ksft_test_result_skip("%s: cannot set shmem_enabled\n", what);
+		ksft_test_result_skip("%s\n", what);
+		return;
+	}
+
+	/* Dirty free memory: nothing is known to be zero. */
+	zp_write("enabled", "0");
+	dirty_free_memory(64 * MIB, 0x3c);
+	marked = fallocate_marked(&hits, &zero, &secs);
+	ksft_print_msg("%s, dirty memory: fallocate %.3f s, %ld of %ld pages marked cleared, %lld found zero\n",
+		       what, secs, marked, pages, hits);
+	ksft_test_result(marked >= 0 && marked <= hits + pages / 10 && zero,
+			 "%s: fallocate of dirty memory clears nothing, reads zero\n", what);
+
+	/* Pre-zeroed free memory: fallocate finds it zero. */
+	zp_enable_flush_only();
+	zp_flush();
+	marked = fallocate_marked(&hits, &zero, &secs);
+	ksft_print_msg("%s, pre-zeroed memory: fallocate %.3f s, %ld of %ld pages marked, %lld found zero\n",
+		       what, secs, marked, pages, hits);
+	ksft_test_result(marked >= pages * 9 / 10 && hits >= pages * 9 / 10 && zero,
+			 "%s: fallocate of pre-zeroed memory skips every clear, reads zero\n",
+			 what);
+}
+
+int main(void)
+{
+	long long failed0, checked0;
+
+	ksft_print_header();
+	ksft_set_plan(5);
+	zp_require();
+	if (owner_2_pages() < 0)
+		ksft_exit_skip("/proc/kpageflags not readable\n");
+	zp_verify_require(&failed0, &checked0);
+	atexit(zp_verify_restore);
+	if (!shmem_thp_save())
+		ksft_exit_skip("no shmem THP setting\n");
+	zp_save();
+	if (write_file(ZP_VERIFY, "1", 1))
+		ksft_exit_fail_msg("cannot enable verify_zeroed\n");
+
+	run(false);
+	run(true);
+	zp_verify_result(failed0, checked0);
+	ksft_finished();
+}
