@@ -259,6 +259,39 @@ static inline double free_share_from_order(int order)
 	return total ? 100.0 * high / total : -1;
 }
 
+/* Whether the kernel command line has @arg (e.g. "init_on_free=1"). */
+static inline bool booted_with(const char *arg)
+{
+	char cmdline[4096];
+
+	return read_file("/proc/cmdline", cmdline, sizeof(cmdline)) > 0 &&
+	       strstr(cmdline, arg);
+}
+
+/* Bits of /proc/kpageflags (include/uapi/linux/kernel-page-flags.h). */
+#define KPF_OWNER_2 34
+
+/*
+ * Pages in the system with bit @kpf in /proc/kpageflags, -1 on error. A
+ * folio's flags show on each of its pages.
+ */
+static inline long kpageflags_count(int kpf)
+{
+	static uint64_t buf[4096];
+	long n = 0;
+	ssize_t got;
+	int fd = open("/proc/kpageflags", O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	while ((got = read(fd, buf, sizeof(buf))) > 0) {
+		for (size_t i = 0; i < (size_t)got / sizeof(buf[0]); i++)
+			n += (buf[i] >> kpf) & 1;
+	}
+	close(fd);
+	return got < 0 ? -1 : n;
+}
+
 /* The kernel log, NUL-terminated, to be freed; NULL on error. */
 static inline char *klog_read(void)
 {

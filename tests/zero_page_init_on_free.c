@@ -50,12 +50,10 @@ int main(void)
 {
 	long long vfailed, vchecked, thp, small;
 	unsigned long z0;
-	char cmdline[4096];
 	int ret;
 
 	ksft_print_header();
-	if (read_file("/proc/cmdline", cmdline, sizeof(cmdline)) <= 0 ||
-	    !strstr(cmdline, "init_on_free=1"))
+	if (!booted_with("init_on_free=1"))
 		ksft_exit_skip("boot with init_on_free=1 (vm-run --append init_on_free=1)\n");
 	if (read_file(MARK, saved_mark, sizeof(saved_mark)) <= 0)
 		ksft_exit_fail_msg(MARK " does not exist\n");

@@ -23,26 +23,6 @@
 #include "zero_page_common.h"
 
 #define TEST_SIZE (64 * MIB)
-#define KPF_OWNER_2 34
-
-/* Pages in the system with PG_owner_2 (/proc/kpageflags), -1 on error. */
-static long owner_2_pages(void)
-{
-	static uint64_t buf[4096];
-	long n = 0;
-	ssize_t got;
-	int fd = open("/proc/kpageflags", O_RDONLY);
-
-	if (fd < 0)
-		return -1;
-	while ((got = read(fd, buf, sizeof(buf))) > 0) {
-		for (size_t i = 0; i < (size_t)got / sizeof(buf[0]); i++)
-			n += (buf[i] >> KPF_OWNER_2) & 1;
-	}
-	close(fd);
-	return got < 0 ? -1 : n;
-}
-
 /*
  * Fallocates TEST_SIZE of a new memfd; returns how many of its pages were
  * marked as cleared by the page allocator, and sets *hits to the rise of
@@ -50,7 +30,7 @@ static long owner_2_pages(void)
  */
 static long fallocate_marked(long long *hits, bool *zero, double *secs)
 {
-	long before = owner_2_pages(), after;
+	long before = kpageflags_count(KPF_OWNER_2), after;
 	long long hit0 = vmstat_get("prezero_alloc_hit");
 	int fd = memfd_sized(TEST_SIZE, 0);
 	double t0 = now_secs();
@@ -59,7 +39,7 @@ static long fallocate_marked(long long *hits, bool *zero, double *secs)
 	if (fallocate(fd, 0, 0, TEST_SIZE))
 		ksft_exit_fail_msg("fallocate: %s\n", strerror(errno));
 	*secs = now_secs() - t0;
-	after = owner_2_pages();
+	after = kpageflags_count(KPF_OWNER_2);
 	*hits = vmstat_get("prezero_alloc_hit") - hit0;
 	p = map_shared(fd, TEST_SIZE);
 	*zero = first_nonzero(p, TEST_SIZE) < 0;
@@ -110,7 +90,7 @@ int main(void)
 	ksft_print_header();
 	ksft_set_plan(5);
 	zp_require();
-	if (owner_2_pages() < 0)
+	if (kpageflags_count(KPF_OWNER_2) < 0)
 		ksft_exit_skip("/proc/kpageflags not readable\n");
 	zp_verify_require(&failed0, &checked0);
 	atexit(zp_verify_restore);
