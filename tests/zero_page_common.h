@@ -260,7 +260,6 @@ static inline char *map_shared(int fd, size_t size)
 	return p;
 }
 
-/* Maps len bytes of private anonymous memory. */
 /*
  * The page frame number mapped at addr, 0 if none (or not readable);
  * pagemap is an open /proc/self/pagemap.
@@ -275,6 +274,25 @@ static inline uint64_t pfn_of(int pagemap, const void *addr)
 	return ent & ((1ULL << 55) - 1);
 }
 
+/* The pool of 1 GiB hugetlb pages (boot with hugepagesz=1G). */
+#define GIGANTIC_POOL "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
+
+/* Pages in the 1 GiB pool, -1 if there is none. */
+static inline long gigantic_pool_get(void)
+{
+	return read_num_file(GIGANTIC_POOL);
+}
+
+/* Asks for n pages in the 1 GiB pool; false if the write failed. */
+static inline bool gigantic_pool_set(long n)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld\n", n);
+	return write_file(GIGANTIC_POOL, buf, strlen(buf)) == 0;
+}
+
+/* Maps len bytes of private anonymous memory. */
 static inline char *map_anon(size_t len, int flags, int advice)
 {
 	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,

@@ -23,7 +23,6 @@
 #include <time.h>
 
 #define NR_HUGEPAGES "/proc/sys/vm/nr_hugepages"
-#define GIGANTIC "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
 #define RUN_S 20
 #define THP_LEN (16 * MIB)
 
@@ -41,7 +40,7 @@ static void restore(void)
 	if (getpid() != zp_owner)
 		return;
 	if (saved_gigantic[0])
-		write_file(GIGANTIC, saved_gigantic, strlen(saved_gigantic));
+		write_file(GIGANTIC_POOL, saved_gigantic, strlen(saved_gigantic));
 	if (saved_nr[0])
 		write_file(NR_HUGEPAGES, saved_nr, strlen(saved_nr));
 	zp_verify_restore();
@@ -93,10 +92,10 @@ static void compactor(double end, struct stats *s, bool gigantic)
 		write_ul(NR_HUGEPAGES, 0);
 		if (gigantic && s->compactions % 8 == 1) {
 			s->gigantic_tries++;
-			write_ul(GIGANTIC, 1);
-			if (read_ul(GIGANTIC) == 1)
+			write_ul(GIGANTIC_POOL, 1);
+			if (read_ul(GIGANTIC_POOL) == 1)
 				s->gigantic_ok++;
-			write_ul(GIGANTIC, 0);
+			write_ul(GIGANTIC_POOL, 0);
 		}
 		usleep(10000);
 	}
@@ -165,7 +164,7 @@ int main(void)
 	zp_verify_require(&failed0, &checked0);
 	if (read_file(NR_HUGEPAGES, saved_nr, sizeof(saved_nr)) <= 0)
 		ksft_exit_skip(NR_HUGEPAGES " does not exist\n");
-	gigantic = read_file(GIGANTIC, saved_gigantic, sizeof(saved_gigantic)) > 0;
+	gigantic = read_file(GIGANTIC_POOL, saved_gigantic, sizeof(saved_gigantic)) > 0;
 
 	zp_save();
 	atexit(restore);
@@ -175,7 +174,7 @@ int main(void)
 	zp_enable_verified();
 	write_ul(NR_HUGEPAGES, 0);
 	if (gigantic)
-		write_ul(GIGANTIC, 0);
+		write_ul(GIGANTIC_POOL, 0);
 	dirty_free_memory(256 * MIB, 0x5a);
 	zp_write("flush", "1");
 

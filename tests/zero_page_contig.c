@@ -12,25 +12,7 @@
 
 #include "zero_page_common.h"
 
-#define POOL "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
 #define ROUNDS 10
-
-static long pool_get(void)
-{
-	char buf[32];
-
-	if (read_file(POOL, buf, sizeof(buf)) <= 0)
-		return -1;
-	return strtol(buf, NULL, 10);
-}
-
-static void pool_set(long n)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%ld\n", n);
-	write_file(POOL, buf, strlen(buf));
-}
 
 /* Dirties and frees memory, and flushes if @flush, until killed. */
 static pid_t start_churn(bool flush)
@@ -60,9 +42,9 @@ static long missing_pages(bool enabled)
 	churn = start_churn(enabled);
 	usleep(200000);
 	for (int r = 0; r < ROUNDS; r++) {
-		pool_set(want);
-		missing += want - pool_get();
-		pool_set(0);
+		gigantic_pool_set(want);
+		missing += want - gigantic_pool_get();
+		gigantic_pool_set(0);
 	}
 	kill(churn, SIGKILL);
 	waitpid(churn, NULL, 0);
@@ -76,7 +58,7 @@ int main(void)
 
 	ksft_print_header();
 	zp_require();
-	saved = pool_get();
+	saved = gigantic_pool_get();
 	if (saved < 0)
 		ksft_exit_skip("no 1 GiB hugetlb pool (boot with hugepagesz=1G)\n");
 	zp_save();
@@ -85,12 +67,12 @@ int main(void)
 	ret = zp_write("enabled", "1");
 	if (ret)
 		ksft_exit_skip("cannot enable zero_page: %s\n", strerror(-ret));
-	pool_set(0);
-	pool_set(8);
-	want = pool_get();
-	pool_set(0);
+	gigantic_pool_set(0);
+	gigantic_pool_set(8);
+	want = gigantic_pool_get();
+	gigantic_pool_set(0);
 	if (want < 1) {
-		pool_set(saved);
+		gigantic_pool_set(saved);
 		ksft_exit_skip("cannot get a 1 GiB page at all\n");
 	}
 	ksft_set_plan(1);
@@ -100,6 +82,6 @@ int main(void)
 	ksft_test_result(on <= off,
 			 "1 GiB pages missing over %d pool growths to %ld: %ld with zero_page flushing, %ld without\n",
 			 ROUNDS, want, on, off);
-	pool_set(saved);
+	gigantic_pool_set(saved);
 	ksft_finished();
 }

@@ -21,32 +21,18 @@
 #include "zero_page_common.h"
 #include "cgroup_util.h"
 
-#define POOL "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
 #define ROUNDS 6
 #define WRITERS 2
-
-static bool pool_set(long n)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%ld\n", n);
-	return write_file(POOL, buf, strlen(buf)) == 0;
-}
-
-static long pool_get(void)
-{
-	return read_num_file(POOL);
-}
 
 /* Seconds to grow the pool to one 1 GiB page, -1 if that failed. */
 static double alloc_gigantic(void)
 {
 	double t0 = now_secs(), secs;
 
-	if (!pool_set(1))
+	if (!gigantic_pool_set(1))
 		return -1;
 	secs = now_secs() - t0;
-	return pool_get() == 1 ? secs : -1;
+	return gigantic_pool_get() == 1 ? secs : -1;
 }
 
 /* A writer in cgroup @cg clearing all free memory again and again. */
@@ -74,8 +60,8 @@ int main(void)
 	ksft_print_header();
 	ksft_set_plan(3);
 	zp_require();
-	if (pool_get() < 0)
-		ksft_exit_skip("no 1 GiB hugetlb pages (" POOL ")\n");
+	if (gigantic_pool_get() < 0)
+		ksft_exit_skip("no 1 GiB hugetlb pages (" GIGANTIC_POOL ")\n");
 	zp_verify_require(&failed0, &checked0);
 	atexit(zp_verify_restore);
 	zp_save();
@@ -90,7 +76,7 @@ int main(void)
 		secs = alloc_gigantic();
 		if (secs >= 0 && secs < base)
 			base = secs;
-		pool_set(0);
+		gigantic_pool_set(0);
 	}
 	if (base > 1e8)
 		ksft_exit_skip("cannot allocate a 1 GiB page even without writers\n");
@@ -111,7 +97,7 @@ int main(void)
 			ok++;
 		if (secs < 0 || secs > worst)
 			worst = secs < 0 ? 1e9 : secs;
-		pool_set(0);
+		gigantic_pool_set(0);
 		usleep(300000);
 	}
 	z1 = zp_read("zeroed_bytes");
