@@ -3,7 +3,7 @@
 # Host-side entry points. The kernel build itself is driven by
 # scripts/build (the project is built in-tree as mm/zero_page/, see Kbuild).
 
-.PHONY: all setup build build-debug run check check-migrate check-mm bench stress clean distclean help
+.PHONY: all setup build build-debug run check check-migrate check-mm bench stress hw-costs clean distclean help
 
 all: build
 
@@ -14,6 +14,7 @@ help:
 	@echo "make check-mm  the kernel's mm selftests, features off vs on (16 min alone, 40-50 shared)"
 	@echo "make bench  baseline vs pre-zeroed benchmark (same boot, ratios)"
 	@echo "make stress long torture run (10^6 checked allocations) on the debug kernel"
+	@echo "make hw-costs  clearing costs of this machine's CPU, on the host (no guest; HW_COSTS_ARGS=...)"
 	@echo "make setup  install what the build needs (idempotent)"
 	@echo "make build  build the fast kernel, modules, tests and initramfs"
 
@@ -43,6 +44,12 @@ bench:
 
 stress:
 	scripts/stress
+
+# Runs on the host itself: the guests' TCG says nothing about store costs.
+hw-costs:
+	@mkdir -p build
+	$${CC:-gcc} -O2 -Wall -Wextra -Werror tools/hw_costs.c -o build/hw_costs
+	build/hw_costs $(HW_COSTS_ARGS)
 
 clean:
 	rm -rf build
