@@ -272,10 +272,10 @@ static inline bool booted_with(const char *arg)
 #define KPF_OWNER_2 34
 
 /*
- * Pages in the system with bit @kpf in /proc/kpageflags, -1 on error. A
- * folio's flags show on each of its pages.
+ * Pages in the system with every bit of @mask set in /proc/kpageflags, -1
+ * on error. A folio's flags show on each of its pages.
  */
-static inline long kpageflags_count(int kpf)
+static inline long kpageflags_count_all(uint64_t mask)
 {
 	static uint64_t buf[4096];
 	long n = 0;
@@ -286,10 +286,16 @@ static inline long kpageflags_count(int kpf)
 		return -1;
 	while ((got = read(fd, buf, sizeof(buf))) > 0) {
 		for (size_t i = 0; i < (size_t)got / sizeof(buf[0]); i++)
-			n += (buf[i] >> kpf) & 1;
+			n += (buf[i] & mask) == mask;
 	}
 	close(fd);
 	return got < 0 ? -1 : n;
+}
+
+/* Pages in the system with bit @kpf in /proc/kpageflags, -1 on error. */
+static inline long kpageflags_count(int kpf)
+{
+	return kpageflags_count_all(1ULL << kpf);
 }
 
 /* The kernel log, NUL-terminated, to be freed; NULL on error. */

@@ -22,24 +22,9 @@
 /* Free blocks (heads) that carry PG_reported; exits on error. */
 static long reported_free_blocks(void)
 {
-	static uint64_t flags[4096];
-	long n = 0;
-	ssize_t r;
-	off_t off = 0;
-	int fd = open("/proc/kpageflags", O_RDONLY);
-	size_t i;
+	long n = kpageflags_count_all(1ULL << KPF_BUDDY | 1ULL << KPF_UPTODATE);
 
-	if (fd < 0)
-		ksft_exit_skip("/proc/kpageflags: %s\n", strerror(errno));
-	while ((r = pread(fd, flags, sizeof(flags), off)) > 0) {
-		for (i = 0; i < r / sizeof(flags[0]); i++)
-			if ((flags[i] & (1ULL << KPF_BUDDY)) &&
-			    (flags[i] & (1ULL << KPF_UPTODATE)))
-				n++;
-		off += r;
-	}
-	close(fd);
-	if (r < 0)
+	if (n < 0)
 		ksft_exit_fail_msg("/proc/kpageflags: %s\n", strerror(errno));
 	return n;
 }
