@@ -3,7 +3,7 @@
 # Host-side entry points. The kernel build itself is driven by
 # scripts/build (the project is built in-tree as mm/zero_page/, see Kbuild).
 
-.PHONY: all setup build build-debug run check check-migrate check-mm bench stress hw-costs clean distclean help
+.PHONY: all setup build build-debug run check check-migrate check-mm bench stress hw-costs deb run-debian check-debian clean distclean help
 
 all: build
 
@@ -15,6 +15,9 @@ help:
 	@echo "make bench  baseline vs pre-zeroed benchmark (same boot, ratios)"
 	@echo "make stress long torture run (10^6 checked allocations) on the debug kernel"
 	@echo "make hw-costs  clearing costs of this machine's CPU, on the host (no guest; HW_COSTS_ARGS=...)"
+	@echo "make deb    kernel (linux-image, linux-headers) and prezerod Debian packages in build/deb/"
+	@echo "make run-debian  boot a Debian 12 guest with the packages, show prezerod running"
+	@echo "make check-debian  test the packages in that guest (two boots; see README)"
 	@echo "make setup  install what the build needs (idempotent)"
 	@echo "make build  build the fast kernel, modules, tests and initramfs"
 
@@ -44,6 +47,15 @@ bench:
 
 stress:
 	scripts/stress
+
+deb:
+	scripts/deb
+
+run-debian:
+	scripts/run-debian
+
+check-debian:
+	scripts/run-debian --check
 
 # Runs on the host itself: the guests' TCG says nothing about store costs.
 hw-costs:
