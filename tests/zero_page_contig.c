@@ -7,6 +7,13 @@
  * virtio-mem). Growing a pool of 1 GiB pages while memory is dirtied and
  * flushed all the time must fail no more often with zero_page enabled than
  * with it disabled.
+ *
+ * A growth can also fail for reasons of its own, with or without zero_page
+ * (a page of the churn being migrated just then): the CI saw one such
+ * failure in 30 growths in either setting. A growth that falls short is
+ * therefore tried once more at once, as an administrator would, and only
+ * what is still missing then counts. Blocks that the reporting passes kept
+ * isolated (what this test is for) would be held again by the next pass.
  */
 #include <sys/wait.h>
 
@@ -32,17 +39,29 @@ static pid_t start_churn(bool flush)
 /* As many 1 GiB pages as the guest can have: every range counts. */
 static long want;
 
-/* Pages of 1 GiB missing over ROUNDS attempts to grow the pool to want. */
+/* Growths that fell short at the first try, for the log. */
+static long short_first;
+
+/*
+ * Pages of 1 GiB missing over ROUNDS attempts to grow the pool to want, each
+ * tried a second time if it fell short.
+ */
 static long missing_pages(bool enabled)
 {
 	long missing = 0;
 	pid_t churn;
+
+	short_first = 0;
 
 	zp_write("enabled", enabled ? "1" : "0");
 	churn = start_churn(enabled);
 	usleep(200000);
 	for (int r = 0; r < ROUNDS; r++) {
 		gigantic_pool_set(want);
+		if (gigantic_pool_get() < want) {
+			short_first++;
+			gigantic_pool_set(want);
+		}
 		missing += want - gigantic_pool_get();
 		gigantic_pool_set(0);
 	}
@@ -53,7 +72,7 @@ static long missing_pages(bool enabled)
 
 int main(void)
 {
-	long saved, off, on;
+	long saved, off, on, off_first;
 	int ret;
 
 	ksft_print_header();
@@ -78,7 +97,10 @@ int main(void)
 	ksft_set_plan(1);
 
 	off = missing_pages(false);
+	off_first = short_first;
 	on = missing_pages(true);
+	ksft_print_msg("growths short at the first try: %ld with zero_page flushing, %ld without\n",
+		       short_first, off_first);
 	ksft_test_result(on <= off,
 			 "1 GiB pages missing over %d pool growths to %ld: %ld with zero_page flushing, %ld without\n",
 			 ROUNDS, want, on, off);
