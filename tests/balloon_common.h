@@ -108,7 +108,7 @@ static inline bool balloon_device_present(void)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/sys/bus/virtio/devices/%s/device", de->d_name);
-		if (read_file(path, buf, sizeof(buf)) > 0 && strtoul(buf, NULL, 0) == 5)
+		if (sysfs_read(path, buf, sizeof(buf)) > 0 && strtoul(buf, NULL, 0) == 5)
 			found = true;
 	}
 	closedir(d);
@@ -167,7 +167,7 @@ static inline void balloon_require(void)
 /*
  * As balloon_require(), for the tests of host zeroing: also needs the
  * prezero_host_* counters and verify_zeroed (whose counters it returns as
- * zp_verify_require() does), and saves the THP mode.
+ * zp_verify_require() does), and saves the THP settings.
  */
 static inline void balloon_host_zero_require(long long *vfailed, long long *vchecked)
 {
@@ -175,7 +175,7 @@ static inline void balloon_host_zero_require(long long *vfailed, long long *vche
 	if (vmstat_get("prezero_host_checked") < 0)
 		ksft_exit_skip("no prezero_host_* counters in /proc/vmstat\n");
 	zp_verify_require(vfailed, vchecked);
-	thp_save();
+	thp_save_settings();
 }
 
 /* An immediate reporting pass of whichever device reports: 0 or -errno. */
@@ -189,7 +189,7 @@ static inline bool pr_device_is(const char *name, const char *state)
 {
 	char buf[256], line[128];
 
-	if (read_file(PR_DIR "/devices", buf, sizeof(buf)) < 0)
+	if (sysfs_read(PR_DIR "/devices", buf, sizeof(buf)) < 0)
 		return false;
 	snprintf(line, sizeof(line), "%s %s\n", name, state);
 	return strstr(buf, line) != NULL;

@@ -35,7 +35,7 @@ static void restore(void)
 		write_str(OVERCOMMIT, buf);
 	}
 	zp_verify_restore();
-	thp_restore();
+	thp_restore_settings();
 	/* A driver that stopped trusting the host is reset by a reload. */
 	balloon_load(false);
 }
@@ -106,7 +106,7 @@ int main(void)
 	ksft_test_result(ret == 0 && d.pages == 0 && d.checked == 0,
 			 "without opt-in a pass marks nothing (%d, %lld pages, %lld checked)\n",
 			 ret, d.pages, d.checked);
-	thp_set("always");
+	thp_write_string("enabled", "always");
 	/* 4K: freed THPs would stay dirty on the per-CPU lists. */
 	d0 = snap();
 	zero = fault_in(64 * MIB, 0, MADV_NOHUGEPAGE);
@@ -115,7 +115,7 @@ int main(void)
 			 "without opt-in faults clear (zeroes %d, %lld hits)\n", zero, d.hit);
 
 	/* Opt-in, with the allocator checking every pre-zeroed page. */
-	if (write_file(ZP_VERIFY, "1", 1))
+	if (sysfs_write(ZP_VERIFY, "1", 1))
 		ksft_exit_fail_msg("cannot enable verify_zeroed\n");
 	before = klog_count(TRUST_MSG);
 	ksft_test_result(balloon_load(true) && klog_count(TRUST_MSG) == before + 1,

@@ -45,9 +45,9 @@ static char saved_zeroed_first[8];
 static void restore(void)
 {
 	if (saved_zeroed_first[0])
-		write_file(ZEROED_FIRST, saved_zeroed_first[0] == 'Y' ? "1" : "0", 1);
+		sysfs_write(ZEROED_FIRST, saved_zeroed_first[0] == 'Y' ? "1" : "0", 1);
 	zp_verify_restore();
-	thp_restore();
+	thp_restore_settings();
 	balloon_load(false);
 }
 
@@ -86,11 +86,11 @@ static void fill(void)
 		ksft_exit_fail_msg("pagemap: %s\n", strerror(errno));
 	for (i = 0; i < nr_chunks; i++) {
 		char *c = held + i * THP_SZ;
-		uint64_t first = pfn_of(pm, c);
+		unsigned long first = pagemap_get_pfn(pm, c);
 
 		/* A THP: 512 contiguous frames from a 2 MiB boundary. */
-		if (first && !(first % 512) &&
-		    pfn_of(pm, c + THP_SZ - PAGE_SZ) == first + 511) {
+		if (first != -1UL && !(first % 512) &&
+		    pagemap_get_pfn(pm, c + THP_SZ - PAGE_SZ) == first + 511) {
 			pfn[i] = first;
 			nr_thp++;
 		}
@@ -233,9 +233,9 @@ int main(void)
 
 	/* What user space sees: no check and clear of pre-zeroed pages. */
 	write_str(ZP_VERIFY, "0");
-	if (read_file(ZEROED_FIRST, saved_zeroed_first, sizeof(saved_zeroed_first)) > 0)
+	if (sysfs_read(ZEROED_FIRST, saved_zeroed_first, sizeof(saved_zeroed_first)) > 0)
 		write_str(ZEROED_FIRST, "0");
-	thp_set("always");
+	thp_write_string("enabled", "always");
 	ret = klog_count("checking, then trusting it");
 	ksft_test_result(balloon_load(true) &&
 			 klog_count("checking, then trusting it") == ret + 1,

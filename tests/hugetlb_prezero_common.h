@@ -9,7 +9,7 @@
 #ifndef HUGETLB_PREZERO_COMMON_H
 #define HUGETLB_PREZERO_COMMON_H
 
-#include "prezero_common.h"
+#include "lib/prezero_common.h"
 
 #ifndef MAP_HUGE_SHIFT
 #define MAP_HUGE_SHIFT 26

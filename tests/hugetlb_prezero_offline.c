@@ -29,7 +29,7 @@
 /* The physical address of the free 1 GiB page: map it, look, unmap it. */
 static unsigned long long free_page_phys(void)
 {
-	uint64_t entry = 0;
+	unsigned long pfn = -1UL;
 	char *p = hp_map(KB, 1);
 	int fd;
 
@@ -37,15 +37,14 @@ static unsigned long long free_page_phys(void)
 		return 0;
 	hp_touch(p, KB, 1);
 	fd = open("/proc/self/pagemap", O_RDONLY);
-	if (fd < 0 || pread(fd, &entry, sizeof(entry),
-			    (uintptr_t)p / getpagesize() * sizeof(entry)) != sizeof(entry))
-		entry = 0;
-	if (fd >= 0)
+	if (fd >= 0) {
+		pfn = pagemap_get_pfn(fd, p);
 		close(fd);
+	}
 	munmap(p, KB * 1024);
-	if (!(entry & (1ULL << 63)))
+	if (pfn == -1UL)
 		return 0;
-	return (entry & ((1ULL << 55) - 1)) * getpagesize();
+	return (unsigned long long)pfn * getpagesize();
 }
 
 static pid_t start_zeroer(const char *cgroup)

@@ -61,13 +61,14 @@ int main(void)
 		ksft_exit_skip("needs init_on_free=1\n");
 	if (kpageflags_count(KPF_OWNER_2) < 0)
 		ksft_exit_skip("/proc/kpageflags not readable\n");
-	if (!shmem_thp_save())
+	if (access(SHMEM_ENABLED, F_OK))
 		ksft_exit_skip("no shmem THP setting\n");
+	thp_save_settings();
+	atexit(thp_restore_settings);
 	ksft_set_plan(4);
 
 	for (huge = 0; huge <= 1; huge++) {
-		if (!shmem_thp_set(huge))
-			ksft_exit_fail_msg("cannot set shmem_enabled\n");
+		thp_write_string("shmem_enabled", huge ? "always" : "never");
 		check(huge, false);
 		check(huge, true);
 	}

@@ -149,7 +149,7 @@ static long long read_ll(const char *path)
 {
 	char buf[64];
 
-	if (read_file(path, buf, sizeof(buf)) <= 0)
+	if (sysfs_read(path, buf, sizeof(buf)) <= 0)
 		return -1;
 	return strtoll(buf, NULL, 10);
 }
@@ -159,7 +159,7 @@ static int write_ll(const char *path, long long val)
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), "%lld", val);
-	return write_file(path, buf, strlen(buf));
+	return sysfs_write(path, buf, strlen(buf));
 }
 
 /* out = a/b; a path that does not fit is a failure, never truncated. */

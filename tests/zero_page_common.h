@@ -2,12 +2,12 @@
 /*
  * Helpers shared by the zero_page kselftests: loading the module, reading
  * and writing /sys/kernel/mm/zero_page, saving and restoring its knobs and the
- * THP mode, /proc/vmstat and /proc/meminfo counters, and memory hogs.
+ * THP settings (thp_settings.c), and memory hogs.
  */
 #ifndef ZERO_PAGE_COMMON_H
 #define ZERO_PAGE_COMMON_H
 
-#include "prezero_common.h"
+#include "lib/prezero_common.h"
 
 #ifndef MADV_HUGEPAGE
 #define MADV_HUGEPAGE 14
@@ -44,7 +44,7 @@ static inline int zp_write(const char *name, const char *val)
 	char path[256];
 
 	snprintf(path, sizeof(path), ZP_DIR "/%s", name);
-	return write_file(path, val, strlen(val));
+	return sysfs_write(path, val, strlen(val));
 }
 
 static inline int zp_write_ul(const char *name, unsigned long val)
@@ -62,7 +62,7 @@ static inline unsigned long zp_read(const char *name)
 	unsigned long val;
 
 	snprintf(path, sizeof(path), ZP_DIR "/%s", name);
-	if (read_file(path, buf, sizeof(buf)) < 0)
+	if (sysfs_read(path, buf, sizeof(buf)) < 0)
 		ksft_exit_fail_msg("cannot read %s: %s\n", path, strerror(errno));
 	errno = 0;
 	val = strtoul(buf, &end, 10);
@@ -128,10 +128,10 @@ static inline void zp_restore(void)
 		if (zp_saved_enabled)
 			zp_write("enabled", "1");
 	}
-	thp_restore();
+	thp_restore_settings();
 }
 
-/* Saves the module's knobs and the THP mode; they are restored at exit. */
+/* Saves the module's knobs and the THP settings; they are restored at exit. */
 static inline void zp_save(void)
 {
 	unsigned int i;
@@ -141,7 +141,7 @@ static inline void zp_save(void)
 		zp_saved[i] = zp_read(zp_knobs[i]);
 	zp_saved_enabled = zp_read("enabled");
 	zp_saved_valid = true;
-	thp_save();
+	thp_save_settings();
 	atexit(zp_restore);
 }
 
@@ -170,7 +170,7 @@ static char zp_saved_verify[8];
  */
 static inline void zp_verify_require(long long *failed, long long *checked)
 {
-	if (read_file(ZP_VERIFY, zp_saved_verify, sizeof(zp_saved_verify)) <= 0)
+	if (sysfs_read(ZP_VERIFY, zp_saved_verify, sizeof(zp_saved_verify)) <= 0)
 		ksft_exit_skip(ZP_VERIFY " does not exist\n");
 	*failed = vmstat_get("prezero_verify_failed");
 	*checked = vmstat_get("prezero_verify_checked");
@@ -181,7 +181,7 @@ static inline void zp_verify_require(long long *failed, long long *checked)
 static inline void zp_verify_restore(void)
 {
 	if (zp_saved_verify[0])
-		write_file(ZP_VERIFY, zp_saved_verify[0] == 'Y' ? "1" : "0", 1);
+		sysfs_write(ZP_VERIFY, zp_saved_verify[0] == 'Y' ? "1" : "0", 1);
 }
 
 /*
@@ -225,7 +225,7 @@ static inline void zp_enable_verified(void)
 	int ret;
 
 	zp_defaults();
-	if (write_file(ZP_VERIFY, "1", 1))
+	if (sysfs_write(ZP_VERIFY, "1", 1))
 		ksft_exit_fail_msg("cannot enable verify_zeroed\n");
 	zp_write("delay_millisecs", "10");
 	ret = zp_write("enabled", "1");
@@ -260,20 +260,6 @@ static inline char *map_shared(int fd, size_t size)
 	return p;
 }
 
-/*
- * The page frame number mapped at addr, 0 if none (or not readable);
- * pagemap is an open /proc/self/pagemap.
- */
-static inline uint64_t pfn_of(int pagemap, const void *addr)
-{
-	uint64_t ent;
-
-	if (pread(pagemap, &ent, sizeof(ent), (uintptr_t)addr / PAGE_SZ * sizeof(ent)) !=
-	    sizeof(ent) || !(ent >> 63))
-		return 0;
-	return ent & ((1ULL << 55) - 1);
-}
-
 /* The pool of 1 GiB hugetlb pages (boot with hugepagesz=1G). */
 #define GIGANTIC_POOL "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
 
@@ -289,7 +275,7 @@ static inline bool gigantic_pool_set(long n)
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), "%ld\n", n);
-	return write_file(GIGANTIC_POOL, buf, strlen(buf)) == 0;
+	return sysfs_write(GIGANTIC_POOL, buf, strlen(buf)) == 0;
 }
 
 /* Maps len bytes of private anonymous memory. */

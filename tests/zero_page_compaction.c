@@ -40,9 +40,9 @@ static void restore(void)
 	if (getpid() != zp_owner)
 		return;
 	if (saved_gigantic[0])
-		write_file(GIGANTIC_POOL, saved_gigantic, strlen(saved_gigantic));
+		sysfs_write(GIGANTIC_POOL, saved_gigantic, strlen(saved_gigantic));
 	if (saved_nr[0])
-		write_file(NR_HUGEPAGES, saved_nr, strlen(saved_nr));
+		sysfs_write(NR_HUGEPAGES, saved_nr, strlen(saved_nr));
 	zp_verify_restore();
 }
 
@@ -50,7 +50,7 @@ static unsigned long read_ul(const char *path)
 {
 	char buf[32];
 
-	if (read_file(path, buf, sizeof(buf)) <= 0)
+	if (sysfs_read(path, buf, sizeof(buf)) <= 0)
 		return 0;
 	return strtoul(buf, NULL, 10);
 }
@@ -60,7 +60,7 @@ static int write_ul(const char *path, unsigned long val)
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), "%lu", val);
-	return write_file(path, buf, strlen(buf));
+	return sysfs_write(path, buf, strlen(buf));
 }
 
 static void flusher(double end, struct stats *s)
@@ -78,7 +78,7 @@ static void compactor(double end, struct stats *s, bool gigantic)
 	unsigned long seed = 12345, n;
 
 	while (now_secs() < end) {
-		if (!write_file("/proc/sys/vm/compact_memory", "1", 1))
+		if (!sysfs_write("/proc/sys/vm/compact_memory", "1", 1))
 			s->compactions++;
 		seed = seed * 6364136223846793005UL + 1442695040888963407UL;
 		n = 8 + (seed >> 33) % 120;	/* 16 to 254 MiB */
@@ -162,15 +162,15 @@ int main(void)
 	ksft_print_header();
 	zp_require();
 	zp_verify_require(&failed0, &checked0);
-	if (read_file(NR_HUGEPAGES, saved_nr, sizeof(saved_nr)) <= 0)
+	if (sysfs_read(NR_HUGEPAGES, saved_nr, sizeof(saved_nr)) <= 0)
 		ksft_exit_skip(NR_HUGEPAGES " does not exist\n");
-	gigantic = read_file(GIGANTIC_POOL, saved_gigantic, sizeof(saved_gigantic)) > 0;
+	gigantic = sysfs_read(GIGANTIC_POOL, saved_gigantic, sizeof(saved_gigantic)) > 0;
 
 	zp_save();
 	atexit(restore);
 	ksft_set_plan(7);
 
-	thp_set("madvise");
+	thp_write_string("enabled", "madvise");
 	zp_enable_verified();
 	write_ul(NR_HUGEPAGES, 0);
 	if (gigantic)

@@ -80,7 +80,7 @@ int main(void)
 		ksft_exit_skip("no prezero_alloc_hit in /proc/vmstat\n");
 	ksft_set_plan(6);
 
-	thp_set("madvise");
+	thp_write_string("enabled", "madvise");
 	zp_defaults();
 	ret = zp_write("enabled", "1");
 	if (ret == -EBUSY)

@@ -24,7 +24,7 @@ static char saved_mark[8];
 static void restore(void)
 {
 	if (saved_mark[0])
-		write_file(MARK, saved_mark[0] == 'Y' ? "1" : "0", 1);
+		sysfs_write(MARK, saved_mark[0] == 'Y' ? "1" : "0", 1);
 	zp_verify_restore();
 }
 
@@ -55,13 +55,13 @@ int main(void)
 	ksft_print_header();
 	if (!booted_with("init_on_free=1"))
 		ksft_exit_skip("boot with init_on_free=1 (vm-run --append init_on_free=1)\n");
-	if (read_file(MARK, saved_mark, sizeof(saved_mark)) <= 0)
+	if (sysfs_read(MARK, saved_mark, sizeof(saved_mark)) <= 0)
 		ksft_exit_fail_msg(MARK " does not exist\n");
 	zp_verify_require(&vfailed, &vchecked);
 	atexit(restore);
 	ksft_set_plan(6);
-	thp_set("always");
-	if (write_file(ZP_VERIFY, "1", 1) || write_file(MARK, "1", 1))
+	thp_write_string("enabled", "always");
+	if (sysfs_write(ZP_VERIFY, "1", 1) || sysfs_write(MARK, "1", 1))
 		ksft_exit_fail_msg("cannot set verify_zeroed, init_on_free_zeroed\n");
 
 	churn();
@@ -89,7 +89,7 @@ int main(void)
 			 DIRTY / MIB, (zp_read("zeroed_bytes") - z0) >> 10);
 
 	/* Marking off: the blocks freed now are not known to be zero. */
-	write_file(MARK, "0", 1);
+	sysfs_write(MARK, "0", 1);
 	churn();
 	z0 = zp_read("zeroed_bytes");
 	ret = zp_write("flush", "1");

@@ -41,7 +41,7 @@ static char pcp_saved[32];
 
 static void pcp_restore(void)
 {
-	write_file(PCP_FRACTION, pcp_saved, strlen(pcp_saved));
+	sysfs_write(PCP_FRACTION, pcp_saved, strlen(pcp_saved));
 }
 
 int main(void)
@@ -61,18 +61,18 @@ int main(void)
 		ksft_exit_skip("no cgroup v2 memory controller\n");
 	if (zp_present() && zp_read("enabled"))
 		ksft_exit_skip("zero_page is enabled\n");
-	if (read_file(THP_ENABLED, (char[64]){ 0 }, 64) <= 0)
+	if (sysfs_read(THP_ENABLED, (char[64]){ 0 }, 64) <= 0)
 		ksft_exit_skip("no THP\n");
-	if (read_file(PCP_FRACTION, pcp_saved, sizeof(pcp_saved)) <= 0)
+	if (sysfs_read(PCP_FRACTION, pcp_saved, sizeof(pcp_saved)) <= 0)
 		ksft_exit_skip("no %s\n", PCP_FRACTION);
-	thp_save();
-	atexit(thp_restore);
-	thp_set("madvise");
+	thp_save_settings();
+	atexit(thp_restore_settings);
+	thp_write_string("enabled", "madvise");
 	/* The smallest fraction: the highest mark, and no decay. */
-	if (write_file(PCP_FRACTION, "8", 1))
+	if (sysfs_write(PCP_FRACTION, "8", 1))
 		ksft_exit_fail_msg("cannot write %s\n", PCP_FRACTION);
 	atexit(pcp_restore);
-	if (write_file("/proc/sys/vm/compact_memory", "1", 1))
+	if (sysfs_write("/proc/sys/vm/compact_memory", "1", 1))
 		ksft_exit_fail_msg("cannot compact memory\n");
 	CPU_ZERO(&cpu0);
 	CPU_SET(0, &cpu0);

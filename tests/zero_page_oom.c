@@ -49,7 +49,7 @@ static char saved_printk[64];
 static void printk_restore(void)
 {
 	if (saved_printk[0])
-		write_file(PRINTK, saved_printk, strlen(saved_printk));
+		sysfs_write(PRINTK, saved_printk, strlen(saved_printk));
 	saved_printk[0] = '\0';
 }
 
@@ -101,7 +101,7 @@ static void hog(struct hog_state *st)
 	long off;
 
 	/* Be the OOM killer's first choice. */
-	write_file("/proc/self/oom_score_adj", "1000", 4);
+	sysfs_write("/proc/self/oom_score_adj", "1000", 4);
 	for (;;) {
 		p = map_anon(CHUNK, 0, MADV_HUGEPAGE);
 		if (!p) {
@@ -143,8 +143,8 @@ int main(void)
 	ksft_set_plan(9);
 
 	/* Never the OOM killer's choice. */
-	write_file("/proc/self/oom_score_adj", "-1000", 5);
-	thp_set("madvise");
+	sysfs_write("/proc/self/oom_score_adj", "-1000", 5);
+	thp_write_string("enabled", "madvise");
 	zp_enable_verified();
 	zp_write("flush", "1");
 
@@ -159,8 +159,8 @@ int main(void)
 	if (kmsg_fd < 0)
 		ksft_exit_fail_msg("/dev/kmsg: %s\n", strerror(errno));
 	lseek(kmsg_fd, 0, SEEK_END);
-	if (read_file(PRINTK, saved_printk, sizeof(saved_printk)) <= 0 ||
-	    write_file(PRINTK, "1", 1))
+	if (sysfs_read(PRINTK, saved_printk, sizeof(saved_printk)) <= 0 ||
+	    sysfs_write(PRINTK, "1", 1))
 		ksft_exit_fail_msg("cannot lower the console log level\n");
 
 	fflush(stdout);

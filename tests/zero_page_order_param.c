@@ -13,7 +13,7 @@ static long param_read(void)
 {
 	char buf[32];
 
-	if (read_file(PARAM, buf, sizeof(buf)) <= 0)
+	if (sysfs_read(PARAM, buf, sizeof(buf)) <= 0)
 		return -1;
 	return strtol(buf, NULL, 10);
 }
@@ -35,7 +35,7 @@ int main(void)
 	a = param_read();
 	ksft_test_result(a == 3, "the device's mini_order 3 is the reporting order (%ld)\n", a);
 
-	write_file(PARAM, "5", 1);
+	sysfs_write(PARAM, "5", 1);
 	zp_write("flush", "1");
 	b = param_read();
 	ksft_test_result(b == 5, "a later page_reporting_order 5 overrides it (%ld)\n", b);

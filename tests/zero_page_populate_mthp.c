@@ -27,35 +27,15 @@
 #define NR_SUB 16			/* base pages in a 64 KiB folio */
 #define FOLIO_SZ (NR_SUB * PAGE_SZ)
 
-#define PM_PRESENT (1ULL << 63)
-#define PM_EXCLUSIVE (1ULL << 56)
-#define PM_SOFT_DIRTY (1ULL << 55)
-#define PM_PFN(e) ((e) & ((1ULL << 55) - 1))
-
-#define KPF_COMPOUND_HEAD 15
-#define KPF_COMPOUND_TAIL 16
+/* Masks of /proc/kpageflags, as Linux 7.x's vm_util.h has them. */
+#ifndef KPF_COMPOUND_HEAD
+#define KPF_COMPOUND_HEAD BIT_ULL(15)
+#define KPF_COMPOUND_TAIL BIT_ULL(16)
+#endif
 
 #define TAG 0x40		/* page i of a test area holds TAG + i */
 
 static int pagemap_fd, kpageflags_fd = -1;
-static char mthp_saved[64];
-
-static void mthp_restore(void)
-{
-	if (mthp_saved[0])
-		write_str(MTHP_ENABLED, mthp_saved);
-	thp_restore();
-}
-
-static uint64_t pagemap_entry(const char *addr)
-{
-	uint64_t ent;
-	off_t off = (uintptr_t)addr / PAGE_SZ * sizeof(ent);
-
-	if (pread(pagemap_fd, &ent, sizeof(ent), off) != sizeof(ent))
-		ksft_exit_fail_msg("/proc/self/pagemap: %s\n", strerror(errno));
-	return ent;
-}
 
 static uint64_t kpage_flags(uint64_t pfn)
 {
@@ -95,19 +75,19 @@ static bool filled(const char *p, unsigned char val)
  */
 static bool is_folio(char *p)
 {
-	uint64_t pfn0 = PM_PFN(pagemap_entry(p)), e, f;
+	uint64_t pfn0 = PAGEMAP_PFN(pagemap_get_entry(pagemap_fd, p)), e, f;
 	int i;
 
 	if (!pfn0 || pfn0 % NR_SUB)
 		return false;
 	for (i = 0; i < NR_SUB; i++) {
-		e = pagemap_entry(page(p, i));
-		if (!(e & PM_PRESENT) || PM_PFN(e) != pfn0 + i)
+		e = pagemap_get_entry(pagemap_fd, page(p, i));
+		if (!(e & PM_PRESENT) || PAGEMAP_PFN(e) != pfn0 + i)
 			return false;
 		if (kpageflags_fd < 0)
 			continue;
 		f = kpage_flags(pfn0 + i);
-		if (!(f & (1ULL << (i ? KPF_COMPOUND_TAIL : KPF_COMPOUND_HEAD))))
+		if (!(f & (i ? KPF_COMPOUND_TAIL : KPF_COMPOUND_HEAD)))
 			return false;
 	}
 	return true;
@@ -177,7 +157,7 @@ static bool pages_ok(const char *what, char *p, int n, const int *absent,
 	int i;
 
 	for (i = 0; i < n; i++) {
-		present = pagemap_entry(page(p, i)) & PM_PRESENT;
+		present = pagemap_get_entry(pagemap_fd, page(p, i)) & PM_PRESENT;
 		if (present == in(i, absent, nr_absent)) {
 			ksft_print_msg("%s: page %d is %spresent\n", what, i,
 				       present ? "" : "not ");
@@ -226,12 +206,12 @@ static void test_reference(void)
 
 	ok = p;
 	for (i = 0; ok && i < 2 * NR_SUB; i++)
-		pfn[i] = PM_PFN(pagemap_entry(page(p, i)));
+		pfn[i] = PAGEMAP_PFN(pagemap_get_entry(pagemap_fd, page(p, i)));
 	ok = ok && populate(p, 0, 2 * NR_SUB, MADV_POPULATE_WRITE) &&
 	     populate(p, 0, 2 * NR_SUB, MADV_POPULATE_READ) &&
 	     pages_ok("reference", p, 2 * NR_SUB, NULL, 0, NULL, 0, 0);
 	for (i = 0; ok && i < 2 * NR_SUB; i++)
-		ok = PM_PFN(pagemap_entry(page(p, i))) == pfn[i];
+		ok = PAGEMAP_PFN(pagemap_get_entry(pagemap_fd, page(p, i))) == pfn[i];
 	ok = ok && is_folio(p) && is_folio(p + FOLIO_SZ);
 	ksft_test_result(ok, "fully mapped folios: every page present, same folios and data\n");
 	if (p)
@@ -318,7 +298,7 @@ static bool soft_dirty_is(const char *what, char *p, int n, int from, int to)
 	int i;
 
 	for (i = 0; i < n; i++) {
-		dirty = pagemap_entry(page(p, i)) & PM_SOFT_DIRTY;
+		dirty = pagemap_get_entry(pagemap_fd, page(p, i)) & PM_SOFT_DIRTY;
 		if (dirty != (i >= from && i < to)) {
 			ksft_print_msg("%s: page %d is %ssoft-dirty\n", what, i,
 				       dirty ? "" : "not ");
@@ -346,9 +326,8 @@ static void test_soft_dirty(int from, int to, bool mprot, const char *name)
 	if (!ok)
 		goto out;
 	for (i = 0; i < 2 * NR_SUB; i++)
-		pfn[i] = PM_PFN(pagemap_entry(page(p, i)));
-	if (write_str("/proc/self/clear_refs", "4"))
-		ksft_exit_fail_msg("clear_refs: %s\n", strerror(errno));
+		pfn[i] = PAGEMAP_PFN(pagemap_get_entry(pagemap_fd, page(p, i)));
+	clear_softdirty();
 	if (mprot && (mprotect(page(p, 8), 4 * PAGE_SZ, PROT_READ) ||
 		      mprotect(page(p, 8), 4 * PAGE_SZ, PROT_READ | PROT_WRITE)))
 		ksft_exit_fail_msg("mprotect: %s\n", strerror(errno));
@@ -358,7 +337,7 @@ static void test_soft_dirty(int from, int to, bool mprot, const char *name)
 	     soft_dirty_is(name, p, 2 * NR_SUB, from, to) &&
 	     pages_ok(name, p, 2 * NR_SUB, NULL, 0, NULL, 0, 0);
 	for (i = 0; ok && i < 2 * NR_SUB; i++) {
-		if (PM_PFN(pagemap_entry(page(p, i))) != pfn[i]) {
+		if (PAGEMAP_PFN(pagemap_get_entry(pagemap_fd, page(p, i))) != pfn[i]) {
 			ksft_print_msg("%s: page %d was copied\n", name, i);
 			ok = false;
 		}
@@ -375,10 +354,10 @@ static bool all_exclusive(char *p, int n)
 	int i;
 
 	for (i = 0; i < n; i++) {
-		e = pagemap_entry(page(p, i));
-		if ((e & (PM_PRESENT | PM_EXCLUSIVE)) != (PM_PRESENT | PM_EXCLUSIVE)) {
+		e = pagemap_get_entry(pagemap_fd, page(p, i));
+		if ((e & (PM_PRESENT | PM_MMAP_EXCLUSIVE)) != (PM_PRESENT | PM_MMAP_EXCLUSIVE)) {
 			ksft_print_msg("fork: page %d present %d exclusive %d\n", i,
-				       !!(e & PM_PRESENT), !!(e & PM_EXCLUSIVE));
+				       !!(e & PM_PRESENT), !!(e & PM_MMAP_EXCLUSIVE));
 			return false;
 		}
 	}
@@ -489,7 +468,7 @@ static void test_mremap(void)
 
 	if (!ok)
 		goto out;
-	pfn8 = PM_PFN(pagemap_entry(page(p, 8)));
+	pfn8 = PAGEMAP_PFN(pagemap_get_entry(pagemap_fd, page(p, 8)));
 	raw = mmap(NULL, 3 * FOLIO_SZ, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
 		   -1, 0);
 	if (raw == MAP_FAILED)
@@ -500,7 +479,7 @@ static void test_mremap(void)
 		ksft_exit_fail_msg("mremap: %s\n", strerror(errno));
 	if (madvise(page(x, 8), 8 * PAGE_SZ, MADV_DONTNEED))
 		ksft_exit_fail_msg("MADV_DONTNEED: %s\n", strerror(errno));
-	ok = PM_PFN(pagemap_entry(x)) == pfn8 &&
+	ok = PAGEMAP_PFN(pagemap_get_entry(pagemap_fd, x)) == pfn8 &&
 	     pages_ok("mremap", x, NR_SUB, zeroed, ARRAY_SIZE(zeroed), NULL,
 		      0, 8) &&
 	     populate(x, 0, NR_SUB, MADV_POPULATE_WRITE) &&
@@ -621,13 +600,14 @@ int main(void)
 	ksft_print_header();
 	if (getuid())
 		ksft_exit_skip("must run as root\n");
-	if (!mode_read(MTHP_ENABLED, mthp_saved, sizeof(mthp_saved)))
+	if (access(MTHP_ENABLED, F_OK))
 		ksft_exit_skip("no 64 KiB mTHP (%s)\n", MTHP_ENABLED);
-	thp_save();
-	atexit(mthp_restore);
+	thp_save_settings();
+	atexit(thp_restore_settings);
 	/* 64 KiB folios only: no PMD-sized THP in the way. */
-	if (write_str(MTHP_ENABLED, "always") || !thp_set("never"))
+	if (write_str(MTHP_ENABLED, "always"))
 		ksft_exit_skip("cannot enable 64 KiB mTHP\n");
+	thp_write_string("enabled", "never");
 	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
 	if (pagemap_fd < 0)
 		ksft_exit_skip("no /proc/self/pagemap\n");

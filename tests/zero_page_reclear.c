@@ -37,8 +37,8 @@ static bool run_on(int cpu)
 /* Empties the per-CPU free lists of CPU 1 into the buddy allocator. */
 static bool drain_cpu1(void)
 {
-	return run_on(0) && !write_file(CPU1_ONLINE, "0", 1) &&
-	       !write_file(CPU1_ONLINE, "1", 1);
+	return run_on(0) && !sysfs_write(CPU1_ONLINE, "0", 1) &&
+	       !sysfs_write(CPU1_ONLINE, "1", 1);
 }
 
 /* Faults in chunk bytes (THPs or 4 KiB pages) on CPU 1, dirties, frees. */
@@ -104,7 +104,7 @@ int main(void)
 	if (access(CPU1_ONLINE, W_OK))
 		ksft_exit_skip("needs a second CPU that can go offline\n");
 	zp_save();
-	thp_set("madvise");
+	thp_write_string("enabled", "madvise");
 	zp_enable_flush_only();
 	ksft_set_plan(3);
 

@@ -37,8 +37,7 @@
 /* THP for memfds ("always") or base pages only ("never"). */
 static void shmem_huge(bool huge)
 {
-	if (!shmem_thp_set(huge))
-		ksft_exit_fail_msg("cannot set %s\n", SHMEM_ENABLED);
+	thp_write_string("shmem_enabled", huge ? "always" : "never");
 }
 
 enum how { FAULT, POPULATE, FALLOCATE };
@@ -328,10 +327,10 @@ int main(void)
 	zp_require();
 	zp_verify_require(&failed0, &checked0);
 	ksft_set_plan(13);
-	zp_save();
-	if (!shmem_thp_save())
+	if (access(SHMEM_ENABLED, F_OK))
 		ksft_exit_skip(SHMEM_ENABLED " does not exist\n");
-	if (write_file(ZP_VERIFY, "1", 1))
+	zp_save();
+	if (sysfs_write(ZP_VERIFY, "1", 1))
 		ksft_exit_fail_msg("cannot enable verify_zeroed\n");
 	zp_enable_flush_only();
 	if (!dirty_free_memory(KEEP_FREE, 0x5a))

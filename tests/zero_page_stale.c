@@ -237,7 +237,7 @@ int main(void)
 	max_order = max_page_order();
 	ksft_set_plan(ROUNDS + 2);
 
-	thp_set("madvise");
+	thp_write_string("enabled", "madvise");
 	zp_defaults();
 	zp_write("delay_millisecs", "0");
 	if (zp_write("enabled", "1") == -EBUSY)

@@ -250,7 +250,7 @@ int main(void)
 			if (!(files[i].mode & 0444))
 				continue;
 			snprintf(path, sizeof(path), ZP_DIR "/%s", files[i].name);
-			ok &= read_file(path, buf, sizeof(buf)) > 1 &&
+			ok &= sysfs_read(path, buf, sizeof(buf)) > 1 &&
 			      buf[strlen(buf) - 1] == '\n';
 		}
 		ksft_test_result(ok, "every readable file shows one number and a newline\n");

@@ -40,7 +40,7 @@
 /* Writes a string to a sysfs file; returns 0 or -errno. */
 static int put(const char *path, const char *val)
 {
-	return write_file(path, val, strlen(val));
+	return sysfs_write(path, val, strlen(val));
 }
 
 #define ZP "/sys/kernel/mm/zero_page/"

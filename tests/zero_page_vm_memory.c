@@ -80,7 +80,7 @@ static long long pin_kind(enum kind kind)
 	int fd;
 
 	if (kind == MEMFD_THP) {
-		shmem_thp_set(true);
+		thp_write_string("shmem_enabled", "always");
 		fd = memfd_sized(TEST_SIZE, 0);
 		p = map_shared(fd, TEST_SIZE);
 		hits = pin_hits(p, TEST_SIZE);
@@ -252,9 +252,8 @@ int main(void)
 		ksft_exit_fail_msg("malloc failed\n");
 	ksft_set_plan(11);
 	zp_save();
-	shmem_thp_save();
 	atexit(restore_overcommit);
-	if (write_file(ZP_VERIFY, "1", 1))
+	if (sysfs_write(ZP_VERIFY, "1", 1))
 		ksft_exit_fail_msg("cannot enable verify_zeroed\n");
 	zp_enable_flush_only();
 	if (hp_pool_on_node0(HP_2M_KB, HP_PAGES) != HP_PAGES)

@@ -30,7 +30,7 @@ static bool pin_to_node(int node)
 	cpu_set_t set;
 
 	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", node);
-	if (read_file(path, buf, sizeof(buf)) <= 0)
+	if (sysfs_read(path, buf, sizeof(buf)) <= 0)
 		return false;
 	CPU_ZERO(&set);
 	CPU_SET(atoi(buf), &set);
@@ -65,7 +65,7 @@ static void dirty_node(int node)
 	char *p;
 
 	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", node);
-	if (read_file(path, buf, sizeof(buf)) <= 0 || !(f = strstr(buf, "MemFree:")))
+	if (sysfs_read(path, buf, sizeof(buf)) <= 0 || !(f = strstr(buf, "MemFree:")))
 		return;
 	len = strtoull(f + strlen("MemFree:"), NULL, 10) * 1024;
 	if (len <= 48 * MIB)
@@ -84,7 +84,7 @@ static long long cg_usage_usec(const char *name)
 	char path[256], buf[512], *p;
 
 	snprintf(path, sizeof(path), CG_ROOT "/%s/cpu.stat", name);
-	if (read_file(path, buf, sizeof(buf)) <= 0)
+	if (sysfs_read(path, buf, sizeof(buf)) <= 0)
 		return -1;
 	p = strstr(buf, "usage_usec ");
 	return p ? atoll(p + strlen("usage_usec ")) : -1;
@@ -155,7 +155,7 @@ int main(void)
 		ksft_exit_skip("needs two NUMA nodes (vm-run --numa 2)\n");
 	zp_save();
 	ksft_set_plan(8);
-	thp_set("always");
+	thp_write_string("enabled", "always");
 
 	zp_defaults();
 	ret = zp_write("zero_bytes", "1048576");

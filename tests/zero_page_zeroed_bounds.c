@@ -51,7 +51,7 @@ static char *make_holes(void)
 		ksft_exit_fail_msg("4 KiB fault-in failed\n");
 	memset(p, 0x3c, HOLEY);
 	for (off = 0; off < HOLEY; off += PAGE_SZ) {
-		if ((pfn_of(pagemap_fd, p + off) & 3) < 2) {
+		if ((pagemap_get_pfn(pagemap_fd, p + off) & 3) < 2) {
 			madvise(p + off, PAGE_SZ, MADV_DONTNEED);
 			freed += PAGE_SZ;
 		}
@@ -112,7 +112,7 @@ int main(void)
 	ksft_set_plan(3);
 	zp_save();
 	zp_enable_flush_only();
-	thp_set("madvise");
+	thp_write_string("enabled", "madvise");
 
 	holes = make_holes();
 	zp_flush();
@@ -150,7 +150,7 @@ int main(void)
 	munmap(holes, HOLEY / 2);
 	unused0 = vmstat_get("prezero_alloc_unused");
 	migrated0 = vmstat_get("pgmigrate_success");
-	if (write_file("/proc/sys/vm/compact_memory", "1", 1))
+	if (sysfs_write("/proc/sys/vm/compact_memory", "1", 1))
 		ksft_exit_fail_msg("compact_memory failed\n");
 	unused = vmstat_get("prezero_alloc_unused") - unused0;
 	migrated = vmstat_get("pgmigrate_success") - migrated0;

@@ -36,7 +36,7 @@ static char saved_zeroed_first[8];
 static void restore_zeroed_first(void)
 {
 	if (saved_zeroed_first[0])
-		write_file(ZEROED_FIRST, saved_zeroed_first[0] == 'Y' ? "1" : "0", 1);
+		sysfs_write(ZEROED_FIRST, saved_zeroed_first[0] == 'Y' ? "1" : "0", 1);
 }
 
 /* One mixed run; everything it allocated stays allocated until it ends. */
@@ -113,20 +113,20 @@ int main(void)
 	ksft_print_header();
 	zp_require();
 	zp_verify_require(&failed0, &checked0);
-	if (read_file(ZEROED_FIRST, saved_zeroed_first, sizeof(saved_zeroed_first)) <= 0)
+	if (sysfs_read(ZEROED_FIRST, saved_zeroed_first, sizeof(saved_zeroed_first)) <= 0)
 		ksft_exit_skip(ZEROED_FIRST " does not exist\n");
 	atexit(restore_zeroed_first);
 	ksft_set_plan(4);
 	zp_save();
-	if (write_file(ZP_VERIFY, "1", 1))
+	if (sysfs_write(ZP_VERIFY, "1", 1))
 		ksft_exit_fail_msg("cannot enable verify_zeroed\n");
 	zp_enable_flush_only();
 	zp_write("background", "0");
-	thp_set("madvise");
+	thp_write_string("enabled", "madvise");
 
-	write_file(ZEROED_FIRST, "0", 1);
+	sysfs_write(ZEROED_FIRST, "0", 1);
 	off = mixed_run();
-	write_file(ZEROED_FIRST, "1", 1);
+	sysfs_write(ZEROED_FIRST, "1", 1);
 	on = mixed_run();
 
 	ksft_print_msg("zeroed_first off: %lld pre-zeroed pages used, %.1f%% by overwriting allocations; %.1f%% of the anonymous pages skipped their clear\n",

@@ -48,9 +48,9 @@ static void time_param(double *off, double *on)
 	int i;
 
 	for (i = 0; i < TIMED_ROUNDS; i++) {
-		write_file(ZEROED_FIRST, "0", 1);
+		sysfs_write(ZEROED_FIRST, "0", 1);
 		t_off[i] = timed_faults();
-		write_file(ZEROED_FIRST, "1", 1);
+		sysfs_write(ZEROED_FIRST, "1", 1);
 		t_on[i] = timed_faults();
 	}
 	qsort(t_off, TIMED_ROUNDS, sizeof(double), cmp_double);
@@ -82,7 +82,7 @@ int main(void)
 	int c;
 
 	ksft_print_header();
-	if (read_file(ZEROED_FIRST, val, sizeof(val)) <= 0)
+	if (sysfs_read(ZEROED_FIRST, val, sizeof(val)) <= 0)
 		ksft_exit_skip(ZEROED_FIRST " does not exist\n");
 	log = klog_read();
 	if (!log)
@@ -107,12 +107,12 @@ int main(void)
 	c = wait_key_lines(1);
 	ksft_test_result(c == 1, "after pre-zeroing: key on (%d log lines)\n", c);
 
-	write_file(ZEROED_FIRST, "0", 1);
-	write_file(ZEROED_FIRST, "1", 1);
+	sysfs_write(ZEROED_FIRST, "0", 1);
+	sysfs_write(ZEROED_FIRST, "1", 1);
 	c = wait_key_lines(2);
 	ksft_test_result(c == 2, "zeroed_first 0 then 1: key off and on again (%d log lines)\n", c);
 
-	thp_set("always");
+	thp_write_string("enabled", "always");
 	hit0 = vmstat_get("prezero_alloc_hit");
 	p = map_anon(32 * MIB, 0, MADV_HUGEPAGE);
 	if (!p || madvise(p, 32 * MIB, MADV_POPULATE_WRITE))

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Helpers shared by the kselftests of zero_page and hugetlb_prezero: see
+ * prezero_common.h. scripts/build compiles this file once and links it
+ * into every test.
+ */
+#include "prezero_common.h"
+
+int sysfs_write(const char *path, const char *buf, size_t len)
+{
+	ssize_t ret;
+	int fd, err = 0;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, buf, len);
+	if (ret < 0)
+		err = -errno;
+	else if ((size_t)ret != len)
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+ssize_t sysfs_read(const char *path, char *buf, size_t size)
+{
+	ssize_t ret;
+	int fd, err;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	ret = read(fd, buf, size - 1);
+	err = errno;
+	close(fd);
+	if (ret < 0)
+		return -err;
+	buf[ret] = '\0';
+	return ret;
+}
+
+double now_secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int wait_child(pid_t pid, double secs)
+{
+	double start = now_secs();
+	int status;
+
+	do {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+		usleep(1000);
+	} while (now_secs() - start < secs);
+	return -1;
+}
+
+long long read_num_file(const char *path)
+{
+	char buf[64];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtoll(buf, NULL, 10);
+}
+
+int write_str(const char *path, const char *s)
+{
+	return sysfs_write(path, s, strlen(s));
+}
+
+long long vmstat_get(const char *name)
+{
+	char line[256];
+	size_t len = strlen(name);
+	long long val = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, name, len) && line[len] == ' ') {
+			val = strtoll(line + len + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+unsigned long meminfo_get(const char *name)
+{
+	char line[256];
+	size_t len = strlen(name);
+	unsigned long val = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, name, len) && line[len] == ':') {
+			val = strtoul(line + len + 1, NULL, 10) * 1024;
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+double free_share_from_order(int order)
+{
+	unsigned long long total = 0, high = 0, n;
+	char line[512], *p, *end;
+	FILE *f = fopen("/proc/buddyinfo", "r");
+	int o;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		p = strstr(line, "zone");
+		if (!p)
+			continue;
+		p += 4;
+		while (*p == ' ')
+			p++;
+		while (*p && *p != ' ')
+			p++;
+		for (o = 0; ; o++) {
+			n = strtoull(p, &end, 10);
+			if (end == p)
+				break;
+			p = end;
+			total += n << o;
+			if (o >= order)
+				high += n << o;
+		}
+	}
+	fclose(f);
+	return total ? 100.0 * high / total : -1;
+}
+
+bool booted_with(const char *arg)
+{
+	char cmdline[4096];
+
+	return sysfs_read("/proc/cmdline", cmdline, sizeof(cmdline)) > 0 &&
+	       strstr(cmdline, arg);
+}
+
+long kpageflags_count_all(uint64_t mask)
+{
+	static uint64_t buf[4096];
+	long n = 0;
+	ssize_t got;
+	int fd = open("/proc/kpageflags", O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	while ((got = read(fd, buf, sizeof(buf))) > 0) {
+		for (size_t i = 0; i < (size_t)got / sizeof(buf[0]); i++)
+			n += (buf[i] & mask) == mask;
+	}
+	close(fd);
+	return got < 0 ? -1 : n;
+}
+
+long kpageflags_count(int kpf)
+{
+	return kpageflags_count_all(1ULL << kpf);
+}
+
+char *klog_read(void)
+{
+	int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0), len;
+	char *buf;
+
+	if (size <= 0)
+		return NULL;
+	buf = malloc(size + 1);
+	if (!buf)
+		return NULL;
+	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, size);
+	if (len < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+int klog_count(const char *needle)
+{
+	char *buf, *p;
+	int n = 0;
+
+	if (!*needle)
+		return -1;
+	buf = klog_read();
+	if (!buf)
+		return -1;
+	for (p = buf; (p = strstr(p, needle)); p++)
+		n++;
+	free(buf);
+	return n;
+}
+
+void klog_print(const char *needle)
+{
+	char *buf = klog_read(), *line, *save;
+
+	if (!buf)
+		return;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strstr(line, needle))
+			ksft_print_msg("dmesg: %s\n", line);
+	free(buf);
+}

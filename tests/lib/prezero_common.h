@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the kselftests of zero_page and hugetlb_prezero
+ * (prezero_common.c, linked into every test with the kernel's
+ * tools/testing/selftests/mm/vm_util.c and thp_settings.c, whose headers
+ * this one includes): reading and writing sysfs and procfs files with
+ * errors returned, /proc/vmstat, /proc/meminfo, /proc/buddyinfo,
+ * /proc/kpageflags and the kernel log. The THP settings are saved and
+ * restored with thp_settings.c (thp_save_settings(),
+ * thp_restore_settings(), thp_write_string()), pagemap entries are read
+ * with vm_util.c (pagemap_get_entry(), pagemap_get_pfn()).
+ */
+#ifndef PREZERO_COMMON_H
+#define PREZERO_COMMON_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/klog.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest.h"
+/* From tools/testing/selftests/mm (-isystem): vm_util.h has no guard. */
+#include <vm_util.h>
+#if __has_include(<thp_settings.h>)
+#include <thp_settings.h>
+#else
+#include <hugepage_settings.h>	/* Linux 7.0 and later */
+#endif
+
+#define MIB (1UL << 20)
+#define THP_ENABLED "/sys/kernel/mm/transparent_hugepage/enabled"
+#define SHMEM_ENABLED "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+
+/* Bits of /proc/kpageflags (include/uapi/linux/kernel-page-flags.h). */
+#define KPF_OWNER_2 34
+
+/* Writes exactly len bytes; returns 0 or -errno. */
+int sysfs_write(const char *path, const char *buf, size_t len);
+
+/* Reads a file into buf (NUL-terminated); returns the length or -errno. */
+ssize_t sysfs_read(const char *path, char *buf, size_t size);
+
+/* CLOCK_MONOTONIC in seconds. */
+double now_secs(void);
+
+/*
+ * Waits up to @secs for the child @pid: returns its exit status, 128 if a
+ * signal killed it, or -1 if it still runs.
+ */
+int wait_child(pid_t pid, double secs);
+
+/* Reads a number from a file; -1 on error. */
+long long read_num_file(const char *path);
+
+/* sysfs_write() of a string. */
+int write_str(const char *path, const char *s);
+
+/* A counter of /proc/vmstat, or -1 if it does not exist. */
+long long vmstat_get(const char *name);
+
+/* A /proc/meminfo field in bytes, or 0. */
+unsigned long meminfo_get(const char *name);
+
+/*
+ * Share (percent) of the free memory of all zones that is in free blocks of
+ * at least `order` (/proc/buddyinfo), -1 on error: what is left for THP
+ * (order 9) after a workload.
+ */
+double free_share_from_order(int order);
+
+/* Whether the kernel command line has @arg (e.g. "init_on_free=1"). */
+bool booted_with(const char *arg);
+
+/*
+ * Pages in the system with every bit of @mask set in /proc/kpageflags, -1
+ * on error. A folio's flags show on each of its pages.
+ */
+long kpageflags_count_all(uint64_t mask);
+
+/* Pages in the system with bit @kpf in /proc/kpageflags, -1 on error. */
+long kpageflags_count(int kpf);
+
+/* The kernel log, NUL-terminated, to be freed; NULL on error. */
+char *klog_read(void);
+
+/* Number of times the kernel log holds `needle` (not empty), -1 on error. */
+int klog_count(const char *needle);
+
+/* Prints the kernel log lines containing `needle` as TAP comments. */
+void klog_print(const char *needle);
+
+#endif /* PREZERO_COMMON_H */
