@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 // vm-run: --mem 6G --append hugepagesz=1G --append hugepages=2
 /*
- * 1 GiB pages, when the CPU offers pdpe1gb: a dirty 1 GiB page is zeroable,
- * gets zeroed and faults in as zero without a clear; a fault on a 1 GiB page
- * that is being zeroed waits for it (alloc_waits) and reads zeroes; a signal
- * stops a write of two 1 GiB pages after the first.
+ * 1 GiB pages, where the CPU has them (x86 pdpe1gb, arm64 with 4 KiB
+ * pages): a dirty 1 GiB page is zeroable, gets zeroed and faults in as zero
+ * without a clear; a fault on a 1 GiB page that is being zeroed waits for
+ * it (alloc_waits) and reads zeroes; a signal stops a write of two 1 GiB
+ * pages after the first.
  */
 #include <pthread.h>
 

@@ -319,10 +319,17 @@ static bool soft_dirty_is(const char *what, char *p, int n, int from, int to)
 static void test_soft_dirty(int from, int to, bool mprot, const char *name)
 {
 	uint64_t pfn[2 * NR_SUB];
-	char *p = folios_new(2);
-	bool ok = p;
+	char *p;
+	bool ok;
 	int i;
 
+	if (!softdirty_supported()) {
+		ksft_test_result_skip("%s: no soft-dirty tracking on this kernel (e.g. arm64)\n",
+				      name);
+		return;
+	}
+	p = folios_new(2);
+	ok = p;
 	if (!ok)
 		goto out;
 	for (i = 0; i < 2 * NR_SUB; i++)
