@@ -39,19 +39,16 @@ static pid_t start_churn(bool flush)
 /* As many 1 GiB pages as the guest can have: every range counts. */
 static long want;
 
-/* Growths that fell short at the first try, for the log. */
-static long short_first;
-
 /*
  * Pages of 1 GiB missing over ROUNDS attempts to grow the pool to want, each
- * tried a second time if it fell short.
+ * tried a second time if it fell short; *short_first counts those.
  */
-static long missing_pages(bool enabled)
+static long missing_pages(bool enabled, long *short_first)
 {
 	long missing = 0;
 	pid_t churn;
 
-	short_first = 0;
+	*short_first = 0;
 
 	zp_write("enabled", enabled ? "1" : "0");
 	churn = start_churn(enabled);
@@ -59,7 +56,7 @@ static long missing_pages(bool enabled)
 	for (int r = 0; r < ROUNDS; r++) {
 		gigantic_pool_set(want);
 		if (gigantic_pool_get() < want) {
-			short_first++;
+			(*short_first)++;
 			gigantic_pool_set(want);
 		}
 		missing += want - gigantic_pool_get();
@@ -72,7 +69,7 @@ static long missing_pages(bool enabled)
 
 int main(void)
 {
-	long saved, off, on, off_first;
+	long saved, off, on, off_first, on_first;
 	int ret;
 
 	ksft_print_header();
@@ -96,11 +93,10 @@ int main(void)
 	}
 	ksft_set_plan(1);
 
-	off = missing_pages(false);
-	off_first = short_first;
-	on = missing_pages(true);
+	off = missing_pages(false, &off_first);
+	on = missing_pages(true, &on_first);
 	ksft_print_msg("growths short at the first try: %ld with zero_page flushing, %ld without\n",
-		       short_first, off_first);
+		       on_first, off_first);
 	ksft_test_result(on <= off,
 			 "1 GiB pages missing over %d pool growths to %ld: %ld with zero_page flushing, %ld without\n",
 			 ROUNDS, want, on, off);

@@ -37,12 +37,6 @@
 #include "kselftest.h"
 #include "zero_page_common.h"
 
-/* Writes a string to a sysfs file; returns 0 or -errno. */
-static int put(const char *path, const char *val)
-{
-	return sysfs_write(path, val, strlen(val));
-}
-
 #define ZP "/sys/kernel/mm/zero_page/"
 #define SZ_2M (2UL << 20)
 #define PAGE 4096UL
@@ -234,31 +228,31 @@ static void controller(unsigned long seed)
 	for (;;) {
 		switch (rnd(&seed) % 8) {
 		case 0:
-			put(ZP "enabled", "0");
+			write_str(ZP "enabled", "0");
 			break;
 		case 1:
 		case 2:
-			put(ZP "enabled", "1");
+			write_str(ZP "enabled", "1");
 			break;
 		case 3:
 			snprintf(buf, sizeof(buf), "%lu", 1 + rnd(&seed) % 10);
-			put(ZP "mini_order", buf);
+			write_str(ZP "mini_order", buf);
 			break;
 		case 4:
 			snprintf(buf, sizeof(buf), "%lu", (1 + rnd(&seed) % 64) << 20);
-			put(ZP "batch_size", buf);
+			write_str(ZP "batch_size", buf);
 			snprintf(buf, sizeof(buf), "%lu", rnd(&seed) % 50);
-			put(ZP "delay_millisecs", buf);
+			write_str(ZP "delay_millisecs", buf);
 			break;
 		case 5:
 		case 6:
-			put(ZP "flush", "1");
+			write_str(ZP "flush", "1");
 			break;
 		case 7:
 			if (rnd(&seed) % 4 == 0) {
 				if (system("rmmod zero_page 2>/dev/null; modprobe zero_page"))
 					break;
-				put(ZP "enabled", "1");
+				write_str(ZP "enabled", "1");
 			}
 			break;
 		}
@@ -314,8 +308,8 @@ int main(int argc, char **argv)
 			}
 		}
 		if (sel && end)
-			have_mthp = !put("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled",
-						"always");
+			have_mthp = !write_str("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled",
+					       "always");
 		fclose(f);
 	}
 	/* The kernel's verify mode: Y/N, restored at the end. */
@@ -328,9 +322,9 @@ int main(int argc, char **argv)
 	failed0 = vmstat_get("prezero_verify_failed");
 	checked0 = vmstat_get("prezero_verify_checked");
 	have_verify = saved_verify[0] && failed0 >= 0 && checked0 >= 0 &&
-		      !put(ZP_VERIFY, "1");
-	put(ZP "enabled", "1");
-	put(ZP "flush", "1");
+		      !write_str(ZP_VERIFY, "1");
+	write_str(ZP "enabled", "1");
+	write_str(ZP "flush", "1");
 
 	if (pipe(pipefd))
 		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
@@ -383,10 +377,10 @@ int main(int argc, char **argv)
 	else
 		ksft_test_result_skip("page_reporting.verify_zeroed not offered by the kernel\n");
 
-	put(ZP "enabled", "0");
+	write_str(ZP "enabled", "0");
 	if (have_verify)
-		put(ZP_VERIFY, saved_verify[0] == 'Y' ? "1" : "0");
+		write_str(ZP_VERIFY, saved_verify[0] == 'Y' ? "1" : "0");
 	if (have_mthp)
-		put("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled", sel);
+		write_str("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled", sel);
 	ksft_finished();
 }
