@@ -43,10 +43,11 @@ arch_select() {
 		RUST_TARGET_ENV=CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=$TARGET_CC
 		QEMU_SYSTEM=qemu-system-aarch64
 		DEB_ARCH=arm64
-		# bindgen parses the kernel's headers with the same LLVM.
-		export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 		;;
 	esac
+	# bindgen: Linux 7.3's Rust needs libclang >= 17 (bookworm's default
+	# is 14); the arm64 kernel is also compiled with this LLVM.
+	export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 }
 
 arch_option() {

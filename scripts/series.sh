@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# The kernel series of patches/ (sourced, not run): the topic directories
+# in the order of patches/topics, the patches of each in the order of its
+# series file. Shared by scripts/build and scripts/driver-patches.
+#
+#   series_patches    sets patches=() to every patch but the cover letters,
+#                     in order; returns 1 with SERIES_ERROR set when a
+#                     series file names a patch that is not there or a
+#                     patch is in no series file
+
+series_patches() {
+	local top dir p f
+	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	patches=()
+	SERIES_ERROR=
+	[ -f "$top/patches/topics" ] || { SERIES_ERROR="no patches/topics"; return 1; }
+	while read -r dir; do
+		[ -n "$dir" ] || continue
+		[ -f "$top/patches/$dir/series" ] ||
+			{ SERIES_ERROR="no patches/$dir/series"; return 1; }
+		while read -r p; do
+			[ -n "$p" ] || continue
+			[ -f "$top/patches/$dir/$p" ] ||
+				{ SERIES_ERROR="patches/$dir/series names $p, which is not there"; return 1; }
+			patches+=("$top/patches/$dir/$p")
+		done < "$top/patches/$dir/series"
+		for f in "$top/patches/$dir"/*.patch; do
+			case "$f" in *-cover-letter.patch) continue ;; esac
+			grep -qxF "$(basename "$f")" "$top/patches/$dir/series" ||
+				{ SERIES_ERROR="patches/$dir/$(basename "$f") is in no series file"; return 1; }
+		done
+	done < "$top/patches/topics"
+	[ ${#patches[@]} -gt 0 ] || { SERIES_ERROR="no patches"; return 1; }
+}
