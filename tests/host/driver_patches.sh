@@ -1,0 +1,77 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# scripts/driver-patches: the series of patches/ carries the drivers'
+# sources of truth, src/*.rs, as the files its patches add (mm/NAME.rs);
+# in a temporary copy of patches/, src/ and scripts/, a line appended to
+# src/zero_page.rs makes --check fail naming the patch, and
+# scripts/driver-patches writes it into that patch, after which --check
+# passes and the patch adds the line; an unknown option exits 2 with a
+# message. Prints TAP. Run by "make check".
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+lines=()
+result() {	# OK DESCRIPTION [FILE...]: one TAP line, FILEs as comments if not OK
+	local ok=$1 desc=$2
+	shift 2
+	n=$((n + 1))
+	if [ "$ok" = 1 ]; then
+		lines+=("ok $n $desc")
+	else
+		lines+=("not ok $n $desc")
+		[ $# = 0 ] ||
+			mapfile -t -O "${#lines[@]}" lines < <(head -n 5 "$@" 2>/dev/null | sed 's/^/# /')
+	fi
+}
+
+# 1. The repository as it is.
+timeout 120 "$top/scripts/driver-patches" --check > "$tmp/out" 2>&1
+rc=$?
+ok=0; [ "$rc" = 0 ] && ok=1
+result $ok "scripts/driver-patches --check: patches/ carry src/*.rs (exit $rc)" "$tmp/out"
+
+# 2. A copy with a line appended to src/zero_page.rs.
+copy=$tmp/repo
+mkdir -p "$copy"
+cp -a "$top/patches" "$top/src" "$top/scripts" "$copy/"
+line="// driver_patches.sh $$ $(date +%s)"
+echo "$line" >> "$copy/src/zero_page.rs"
+patch=$(grep -lx 'diff --git a/mm/zero_page.rs b/mm/zero_page.rs' "$copy"/patches/*/*.patch | head -n 1)
+rel=${patch#"$copy"/}
+timeout 120 "$copy/scripts/driver-patches" --check > "$tmp/out" 2>&1
+rc=$?
+ok=0
+[ -n "$patch" ] && [ "$rc" = 1 ] && grep -qF "$rel does not carry src/zero_page.rs" "$tmp/out" && ok=1
+result $ok "a line appended to src/zero_page.rs: --check exits 1 naming ${rel:-the patch} (exit $rc)" "$tmp/out"
+
+# 3. scripts/driver-patches writes it back: --check passes, the patch's
+#    new-file section ends with the line.
+timeout 120 "$copy/scripts/driver-patches" > "$tmp/out" 2>&1
+rc=$?
+timeout 120 "$copy/scripts/driver-patches" --check >> "$tmp/out" 2>&1
+rc2=$?
+ok=0
+if [ -n "$patch" ] && [ "$rc" = 0 ] && [ "$rc2" = 0 ] &&
+   grep -qF "updated $rel" "$tmp/out"; then
+	# The section of mm/zero_page.rs, without its "+" prefixes.
+	awk '/^diff --git / || $0 == "-- " { s = 0 }
+	     $0 == "diff --git a/mm/zero_page.rs b/mm/zero_page.rs" { s = 1 }
+	     s && h { print substr($0, 2) } s && /^@@ / { h = 1 }' "$patch" > "$tmp/carried"
+	cmp -s "$tmp/carried" "$copy/src/zero_page.rs" &&
+		[ "$(tail -n 1 "$tmp/carried")" = "$line" ] && ok=1
+fi
+result $ok "scripts/driver-patches writes the line into $rel, --check passes (exit $rc, $rc2)" "$tmp/out"
+
+# 4. Bad usage.
+timeout 60 "$top/scripts/driver-patches" --bogus > "$tmp/out" 2> "$tmp/err" < /dev/null
+rc=$?
+ok=0
+[ "$rc" = 2 ] && [ -s "$tmp/err" ] && [ ! -s "$tmp/out" ] && ok=1
+result $ok "scripts/driver-patches --bogus is refused with a message and exit 2 (exit $rc)" "$tmp/err" "$tmp/out"
+
+echo "TAP version 13"
+echo "1..$n"
+printf '%s\n' "${lines[@]}"
