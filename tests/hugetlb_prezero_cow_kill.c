@@ -4,23 +4,27 @@
  * Killing a process must only hurt that process. The owner of a private
  * hugetlb mapping shares its page with a child after fork(); when the owner
  * writes, its copy-on-write fault needs a second page, and the only one
- * left is being zeroed by a task throttled to 0.1% of a CPU. The fault waits
- * for it only briefly (alloc_waits), then takes the page from the zeroer and
- * clears it itself: it must neither wait for the zeroer's quota nor fail. A
+ * left is being zeroed by a task that gets almost no CPU: a real-time task
+ * on the zeroer's CPU leaves it 0.2 ms every 100 ms. The fault waits for it
+ * only briefly (alloc_waits), then takes the page from the zeroer and clears
+ * it itself: it must neither wait until the zeroer gets the CPU nor fail. A
  * failed allocation of the owner would make hugetlb_wp() unmap the page from
  * the child (unmap_ref_private()), which then dies of SIGBUS; the owner is
  * killed at the end, and the child must still read its data. (A fatal
  * signal during the short wait takes the same path as the timeout.)
  *
- * A round only counts if the COW fault met the page while it was being
- * zeroed: the zeroer starts its write late in a quota period so that it is
- * throttled mid-page, and a round in which it finished the page anyway
+ * The zeroer is preempted in its write() between two base pages, so it is
+ * starved mid-page. (A CPU quota, cpu.max, no longer makes a slow zeroer
+ * since Linux 7.x: a cgroup's tasks are throttled only on their way back to
+ * user space.) A round only counts if the COW fault met the page while it
+ * was being zeroed; a round in which the zeroer finished the page anyway
  * (zeroed_pages grew) is repeated, up to ROUNDS times.
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <sys/wait.h>
 
 #include "hugetlb_prezero_common.h"
-#include "cgroup_util.h"
 
 #define KB HP_2M_KB
 #define LEN (2 * MIB)
@@ -67,28 +71,40 @@ static void owner(int info_fd)
 	_exit(0);
 }
 
+/* Pins the calling task to @cpu. */
+static bool pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) == 0;
+}
+
 /*
- * The zeroer: waits for a fresh quota period (seen as a gap of its clock
- * while it spins: it was throttled), spends most of that quota spinning and
- * only then asks for the page to be zeroed, so that it is throttled mid-page.
+ * The real-time task on the zeroer's CPU, until killed: spins for 100 ms,
+ * sleeps for 0.2 ms, in which the zeroer runs.
  */
+static void hog(void)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+	const struct timespec gap = { .tv_nsec = 200 * 1000 };
+	double start;
+
+	if (!pin(1) || sched_setscheduler(0, SCHED_FIFO, &sp))
+		_exit(1);
+	for (;;) {
+		for (start = now_secs(); now_secs() - start < 0.1;)
+			;
+		nanosleep(&gap, NULL);
+	}
+}
+
+/* The zeroer, on the hog's CPU: asks for one page to be zeroed. */
 static void zeroer(void)
 {
-	double last, now, cpu0;
-	struct timespec ts;
-
-	if (!cg_enter("hp_slow", 0))
+	if (!pin(1))
 		_exit(1);
-	for (last = now_secs();; last = now) {
-		now = now_secs();
-		if (now - last > 0.05)
-			break;
-	}
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	cpu0 = ts.tv_sec + ts.tv_nsec / 1e9;
-	do
-		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	while (ts.tv_sec + ts.tv_nsec / 1e9 - cpu0 < 0.0007);
 	hp_zero(0, KB, 1);
 	_exit(0);
 }
@@ -103,7 +119,7 @@ enum round_result { ROUND_PASS, ROUND_FAIL, ROUND_AGAIN };
 static enum round_result one_round(int round, char *child)
 {
 	long long waits, waited, zeroed;
-	pid_t pid_zeroer, own, reader = -1;
+	pid_t pid_hog, pid_zeroer, own, reader = -1;
 	int info[2], rc;
 	double start, secs, t_start;
 	bool started, ok;
@@ -115,7 +131,10 @@ static enum round_result one_round(int round, char *child)
 	waits = hp_stat("alloc_waits");
 	zeroed = hp_stat("zeroed_pages");
 
-	/* Start the throttled zeroer on one of the two free pages. */
+	/* Start the starved zeroer on one of the two free pages. */
+	pid_hog = fork();
+	if (pid_hog == 0)
+		hog();
 	pid_zeroer = fork();
 	if (pid_zeroer == 0)
 		zeroer();
@@ -153,6 +172,8 @@ static enum round_result one_round(int round, char *child)
 		*child = 'd';
 	kill(pid_zeroer, SIGKILL);
 	waitpid(pid_zeroer, NULL, 0);
+	kill(pid_hog, SIGKILL);
+	waitpid(pid_hog, NULL, 0);
 	/* The reader is init's child now: wait until its page is unmapped. */
 	for (start = now_secs(); kill(reader, 0) == 0 && now_secs() - start < 10;)
 		usleep(1000);
@@ -184,10 +205,13 @@ int main(void)
 
 	ksft_print_header();
 	hp_require(1);
-	if (!cg_create("hp_slow", "cpu", "cpu.max", "1000 1000000"))
-		ksft_exit_skip("no cgroup v2 CPU controller with cpu.max\n");
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		ksft_exit_skip("needs two CPUs\n");
 	ksft_set_plan(2);
 	hp_bind_node(0);
+	/* The owner, its child and this task stay off the zeroer's CPU. */
+	if (!pin(0))
+		ksft_exit_fail_msg("sched_setaffinity: %s\n", strerror(errno));
 	for (round = 1; round <= ROUNDS; round++)
 		if (one_round(round, &child) != ROUND_AGAIN)
 			break;

@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
+// vm-run: --append init_on_alloc=1
 /*
- * A THP that the fault had the page allocator clear (__GFP_ZERO), but whose
- * memory cgroup charge then failed, goes back known to be zero: the next THP
- * fault on the same CPU gets it from the per-CPU list and skips the clear
- * (prezero_alloc_hit rises by a whole THP), with zero_page disabled.
+ * A THP that the page allocator cleared for init_on_alloc, but whose memory
+ * cgroup charge then failed, goes back known to be zero: the next THP fault
+ * on the same CPU gets it from the per-CPU list and skips the clear
+ * (prezero_alloc_hit rises by a whole THP). In this boot (init_on_alloc=1,
+ * zero_page disabled, no init_on_free) no other free block is known to be
+ * zero, so a skipped clear can only be that folio's. (Without init_on_alloc
+ * the fault clears its folio after the charge: a folio whose charge failed
+ * was not cleared and goes back as it came, unless it was zero already.)
  *
  * Two things outside the path under test could hand that fault another
  * THP, and did in about one run of make check in three: the watermark check
@@ -61,6 +66,8 @@ int main(void)
 		ksft_exit_skip("no cgroup v2 memory controller\n");
 	if (zp_present() && zp_read("enabled"))
 		ksft_exit_skip("zero_page is enabled\n");
+	if (!booted_with("init_on_alloc=1"))
+		ksft_exit_skip("boot with init_on_alloc=1 (vm-run --append init_on_alloc=1)\n");
 	if (sysfs_read(THP_ENABLED, (char[64]){ 0 }, 64) <= 0)
 		ksft_exit_skip("no THP\n");
 	if (sysfs_read(PCP_FRACTION, pcp_saved, sizeof(pcp_saved)) <= 0)

@@ -158,26 +158,39 @@ static bool alloc_page_tables(size_t span)
 static void __noreturn knob_churner(int max_order)
 {
 	unsigned int seed = getpid();
+	const char *knob;
 	int ret;
 
+	/*
+	 * thp_save_settings() of Linux 7.x exits on SIGTERM through its
+	 * restore handler: this child must die of the signal and restore
+	 * nothing.
+	 */
+	signal(SIGTERM, SIG_DFL);
 	for (;;) {
 		switch (rand_r(&seed) % 6) {
 		case 0:
+			knob = "enabled";
 			ret = zp_write("enabled", rand_r(&seed) % 3 ? "1" : "0");
 			break;
 		case 1:
+			knob = "mini_order";
 			ret = zp_write_ul("mini_order", 1 + rand_r(&seed) % max_order);
 			break;
 		case 2:
+			knob = "batch_size";
 			ret = zp_write_ul("batch_size", PAGE_SZ << (rand_r(&seed) % 16));
 			break;
 		case 3:
+			knob = "delay_millisecs";
 			ret = zp_write_ul("delay_millisecs", rand_r(&seed) % 50);
 			break;
 		case 4:
+			knob = "nontemporal";
 			ret = zp_write("nontemporal", rand_r(&seed) % 2 ? "1" : "0");
 			break;
 		default:
+			knob = "flush";
 			ret = zp_write("flush", "1");
 			/* Flushing is refused while disabled. */
 			if (ret == -EINVAL && zp_read("enabled") == 0)
@@ -186,7 +199,7 @@ static void __noreturn knob_churner(int max_order)
 		}
 		if (ret && ret != -EINVAL) {
 			/* -EINVAL: nontemporal=1 on an architecture without it. */
-			fprintf(stderr, "churner: write failed: %s\n", strerror(-ret));
+			fprintf(stderr, "churner: write of %s failed: %s\n", knob, strerror(-ret));
 			_exit(1);
 		}
 		usleep(rand_r(&seed) % 20000);
@@ -268,6 +281,10 @@ int main(void)
 	}
 	kill(child, SIGTERM);
 	waitpid(child, &status, 0);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM)
+		ksft_print_msg("knob churner: %s %d\n",
+			       WIFSIGNALED(status) ? "killed by signal" : "exit status",
+			       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 	ksft_test_result(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
 			 "knob churner saw no unexpected error\n");
 	ksft_print_msg("prezero_alloc_hit %lld -> %lld, zeroed_pages %lu\n", hits_at_start,
