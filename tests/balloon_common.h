@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers for the kselftests that run next to a virtio-balloon with free
- * page reporting (vm-run --balloon): loading the driver with or without
- * host zeroing, the page reporting sysfs files, the kernel log, the QEMU
- * monitor, which vm-run connects to the guest's /dev/ttyS2 so that a test
- * can inflate and deflate the balloon, and live migration (vm-run
- * --migrate).
+ * page reporting (QEMU: -device virtio-balloon-pci,free-page-reporting=on):
+ * loading the driver with or without host zeroing, the page reporting sysfs
+ * files, the kernel log, and the QEMU monitor, for the tests that inflate
+ * and deflate the balloon: only the host can, so they write "balloon N"
+ * to the guest's third serial port, /dev/ttyS2, which the zero_page
+ * project's QEMU runner (vm-run --balloon) connects to QEMU's human
+ * monitor. Without it those cases skip.
  */
 #ifndef BALLOON_COMMON_H
 #define BALLOON_COMMON_H
 
 #include <dirent.h>
-#include <poll.h>
 #include <termios.h>
 
 #include "zero_page_common.h"
@@ -19,8 +20,6 @@
 #define BALLOON_DRV "/sys/bus/virtio/drivers/virtio_balloon"
 #define PR_DIR "/sys/kernel/mm/page_reporting"
 #define BALLOON_MONITOR "/dev/ttyS2"
-/* The serial port whose output vm-run reads (the guest's /init writes there) */
-#define VM_RUN_OUTPUT "/dev/ttyS1"
 
 /*
  * The name of the virtio device ("virtio0") that virtio_balloon is bound
@@ -157,7 +156,7 @@ static inline bool balloon_load(bool host_zeroes)
 static inline void balloon_require(void)
 {
 	if (!balloon_device_present())
-		ksft_exit_skip("no virtio-balloon device (run with vm-run --balloon)\n");
+		ksft_exit_skip("no virtio-balloon device\n");
 	if (access(PR_DIR "/flush", W_OK))
 		ksft_exit_skip(PR_DIR "/flush does not exist\n");
 	if (!module_loaded("virtio_balloon") && !load_module("virtio_balloon", NULL))
@@ -192,7 +191,7 @@ static inline bool pr_device_is(const char *name, const char *state)
 	if (sysfs_read(PR_DIR "/devices", buf, sizeof(buf)) < 0)
 		return false;
 	snprintf(line, sizeof(line), "%s %s\n", name, state);
-	return strstr(buf, line) != NULL;
+	return strstr(buf, line);
 }
 
 /* Sends one command line to the QEMU monitor; returns 0 or -errno. */
@@ -238,96 +237,6 @@ static inline bool balloon_resize(unsigned long target_mib, const char *counter,
 		usleep(100000);
 	}
 	return false;
-}
-
-#define MIGRATE_MARKER "@@ZERO_PAGE_MIGRATE@@"
-#define RESTORED_MARKER "@@ZERO_PAGE_RESTORED@@"
-#define MIGRATE_TIMEOUT_S 600
-
-/*
- * Asks the host for a live migration of the guest (vm-run --migrate), at
- * most max_mib_per_s MiB/s (0: QEMU's default): writes a line with the
- * marker that vm-run looks for to its output port, and waits until
- * vm-run, once the guest runs on the destination, writes RESTORED_MARKER
- * to the guest's /dev/ttyS2. The guest keeps running on the source
- * meanwhile: other threads and processes can work while the memory is
- * copied. Returns 0 on the destination, -ETIMEDOUT after
- * MIGRATE_TIMEOUT_S, or -errno.
- */
-static inline int balloon_migrate(int max_mib_per_s)
-{
-	size_t rlen = strlen(RESTORED_MARKER), len = 0, i;
-	char buf[512], line[64];
-	struct termios t;
-	double start;
-	int fd, ret = -ETIMEDOUT;
-
-	/* Open before asking, so that the line cannot come unheard. */
-	fd = open(BALLOON_MONITOR, O_RDWR | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (!tcgetattr(fd, &t)) {
-		cfmakeraw(&t);
-		tcsetattr(fd, TCSANOW, &t);
-	}
-	tcflush(fd, TCIFLUSH);
-	/*
-	 * Straight to the port: the test's output may go through a pipe that
-	 * holds it back (run-tests), and must not carry the marker to the
-	 * destination. The newline ends a line written there in part.
-	 */
-	ksft_print_msg("asking for a live migration, at most %d MiB/s\n", max_mib_per_s);
-	fflush(stdout);
-	snprintf(line, sizeof(line), "\n%s %d\n", MIGRATE_MARKER, max_mib_per_s);
-	ret = write_str(VM_RUN_OUTPUT, line);
-	if (ret) {
-		close(fd);
-		return ret;
-	}
-	ret = -ETIMEDOUT;
-
-	start = now_secs();
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		long left_ms;
-		ssize_t n;
-
-		left_ms = (long)((MIGRATE_TIMEOUT_S - (now_secs() - start)) * 1000);
-		if (left_ms <= 0)
-			break;
-		n = poll(&pfd, 1, left_ms);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
-		if (!n)
-			break;
-		n = read(fd, buf + len, sizeof(buf) - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n ? -errno : -EIO;
-			break;
-		}
-		/* The monitor's banner and prompts come too, maybe with NULs. */
-		len += n;
-		for (i = 0; i + rlen <= len; i++)
-			if (!memcmp(buf + i, RESTORED_MARKER, rlen))
-				break;
-		if (i + rlen <= len) {
-			ret = 0;
-			break;
-		}
-		/* Keep a tail that may hold the start of the marker. */
-		if (len >= rlen) {
-			memmove(buf, buf + len - (rlen - 1), rlen - 1);
-			len = rlen - 1;
-		}
-	}
-	close(fd);
-	return ret;
 }
 
 #endif /* BALLOON_COMMON_H */

@@ -14,6 +14,12 @@
  *   after the host acknowledged it) is caught: one log line, the pages are
  *   counted in prezero_host_failed, nothing is marked any more, what was
  *   marked before is forgotten, nothing stale reaches user space.
+ *
+ * Needs a virtio-balloon device with free page reporting (QEMU: -device
+ * virtio-balloon-pci,free-page-reporting=on); skipped without one. The
+ * deflate case also needs the host to resize the balloon on request (see
+ * balloon_common.h), the broken promise a kernel with CONFIG_DEBUG_VM
+ * (host_zero_test_dirty); they skip otherwise.
  */
 #include "balloon_common.h"
 
@@ -180,8 +186,9 @@ int main(void)
 	if (access(TEST_DIRTY, W_OK)) {
 		/* Only a kernel with CONFIG_DEBUG_VM can make the host lie. */
 		for (int i = 0; i < 4; i++)
-			ksft_test_result_skip("a host that breaks its promise: no %s (CONFIG_DEBUG_VM)\n",
-					      TEST_DIRTY);
+			ksft_test_result_skip(
+				"a host that breaks its promise: no %s (CONFIG_DEBUG_VM)\n",
+				TEST_DIRTY);
 		ksft_finished();
 	}
 	pr_flush();

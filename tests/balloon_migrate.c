@@ -27,9 +27,103 @@
  * kernel's own zeroing allocations (page tables...) look for the blocks
  * marked zero first, and could take stale data before the test sees it.
  */
+#include <poll.h>
 #include <pthread.h>
 
 #include "balloon_common.h"
+
+/* The serial port whose output vm-run reads (the guest's /init writes there) */
+#define VM_RUN_OUTPUT "/dev/ttyS1"
+
+#define MIGRATE_MARKER "@@ZERO_PAGE_MIGRATE@@"
+#define RESTORED_MARKER "@@ZERO_PAGE_RESTORED@@"
+#define MIGRATE_TIMEOUT_S 600
+
+/*
+ * Asks the host for a live migration of the guest (vm-run --migrate), at
+ * most max_mib_per_s MiB/s (0: QEMU's default): writes a line with the
+ * marker that vm-run looks for to its output port, and waits until
+ * vm-run, once the guest runs on the destination, writes RESTORED_MARKER
+ * to the guest's /dev/ttyS2. The guest keeps running on the source
+ * meanwhile: other threads and processes can work while the memory is
+ * copied. Returns 0 on the destination, -ETIMEDOUT after
+ * MIGRATE_TIMEOUT_S, or -errno.
+ */
+static inline int balloon_migrate(int max_mib_per_s)
+{
+	size_t rlen = strlen(RESTORED_MARKER), len = 0, i;
+	char buf[512], line[64];
+	struct termios t;
+	double start;
+	int fd, ret = -ETIMEDOUT;
+
+	/* Open before asking, so that the line cannot come unheard. */
+	fd = open(BALLOON_MONITOR, O_RDWR | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (!tcgetattr(fd, &t)) {
+		cfmakeraw(&t);
+		tcsetattr(fd, TCSANOW, &t);
+	}
+	tcflush(fd, TCIFLUSH);
+	/*
+	 * Straight to the port: the test's output may go through a pipe that
+	 * holds it back (run-tests), and must not carry the marker to the
+	 * destination. The newline ends a line written there in part.
+	 */
+	ksft_print_msg("asking for a live migration, at most %d MiB/s\n", max_mib_per_s);
+	fflush(stdout);
+	snprintf(line, sizeof(line), "\n%s %d\n", MIGRATE_MARKER, max_mib_per_s);
+	ret = write_str(VM_RUN_OUTPUT, line);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	ret = -ETIMEDOUT;
+
+	start = now_secs();
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		long left_ms;
+		ssize_t n;
+
+		left_ms = (long)((MIGRATE_TIMEOUT_S - (now_secs() - start)) * 1000);
+		if (left_ms <= 0)
+			break;
+		n = poll(&pfd, 1, left_ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		if (!n)
+			break;
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n ? -errno : -EIO;
+			break;
+		}
+		/* The monitor's banner and prompts come too, maybe with NULs. */
+		len += n;
+		for (i = 0; i + rlen <= len; i++)
+			if (!memcmp(buf + i, RESTORED_MARKER, rlen))
+				break;
+		if (i + rlen <= len) {
+			ret = 0;
+			break;
+		}
+		/* Keep a tail that may hold the start of the marker. */
+		if (len >= rlen) {
+			memmove(buf, buf + len - (rlen - 1), rlen - 1);
+			len = rlen - 1;
+		}
+	}
+	close(fd);
+	return ret;
+}
 
 #define PATTERN 0x5a
 /* Left free while the pattern is held, and by the check at the end */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * cgroup v2 helpers for the guest tests: a child cgroup with a CPU quota or
- * a memory limit, removed at exit. The guest's /init mounts cgroup2 on
+ * cgroup v2 helpers for the tests: a child cgroup with a CPU quota or a
+ * memory limit, removed at exit. cgroup2 must be mounted on
  * /sys/fs/cgroup.
  */
 #ifndef CGROUP_UTIL_H

@@ -69,8 +69,9 @@ int main(void)
 		ksft_exit_skip("pool has %lld of %lu pages\n", got, NR_PAGES);
 
 	skipped = fault_in(&zero, 0xa5);
-	ksft_print_msg("new pool pages: %lld of %lu faults skipped the clear, %lld base pages counted as prezero_alloc_hit when the pool grew\n",
-		       skipped, NR_PAGES, hits);
+	ksft_print_msg(
+		"new pool pages: %lld of %lu faults skipped the clear, %lld base pages counted as prezero_alloc_hit when the pool grew\n",
+		skipped, NR_PAGES, hits);
 	if (zeroing)
 		ksft_test_result(skipped >= (long long)NR_PAGES * 9 / 10 && zero,
 				 "new pool pages: clear skipped, read zero\n");

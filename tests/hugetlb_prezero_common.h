@@ -199,8 +199,7 @@ static inline void hp_require(int min_nodes)
 	if (access(HP_STAT_DIR "/zeroed_pages", F_OK))
 		ksft_exit_skip(HP_STAT_DIR " does not exist\n");
 	if (hp_nr_nodes() < min_nodes)
-		ksft_exit_skip("needs %d NUMA nodes (vm-run --numa %d)\n",
-			       min_nodes, min_nodes);
+		ksft_exit_skip("needs %d NUMA nodes\n", min_nodes);
 }
 
 /* zeroable + zeroed == free on every node, once nobody is zeroing. */
@@ -285,7 +284,8 @@ static inline void hp_require_gigantic(void)
 	hp_require(1);
 	/* No such directory where the CPU has no 1 GiB pages (x86 pdpe1gb). */
 	if (!hp_size_present(HP_1G_KB))
-		ksft_exit_skip("no hugepages-1048576kB pool (a CPU with 1 GiB pages, booted with hugepagesz=1G)\n");
+		ksft_exit_skip(
+			"no hugepages-1048576kB pool (a CPU with 1 GiB pages, booted with hugepagesz=1G)\n");
 	hp_save(HP_1G_KB);
 }
 

@@ -4,6 +4,9 @@
  * Several writers in parallel, on one node and on both nodes at once, each
  * take different pages: every page is zeroed exactly once (zeroed_pages grows
  * by the pool size, not more) and the counts end exact.
+ *
+ * Needs two NUMA nodes (and memory for the pools: 2 GiB in all will do);
+ * skipped otherwise.
  */
 #include "hugetlb_prezero_common.h"
 

@@ -5,6 +5,9 @@
  * exactly N pages of that node only, "max" zeroes the rest, a request larger
  * than what is left zeroes what is left, and growing the pool adds zeroable
  * pages while shrinking it keeps the counts exact.
+ *
+ * Needs two NUMA nodes (and memory for the pools: 2 GiB in all will do);
+ * skipped otherwise.
  */
 #include "hugetlb_prezero_common.h"
 

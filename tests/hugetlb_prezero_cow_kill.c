@@ -19,6 +19,9 @@
  * user space.) A round only counts if the COW fault met the page while it
  * was being zeroed; a round in which the zeroer finished the page anyway
  * (zeroed_pages grew) is repeated, up to ROUNDS times.
+ *
+ * Needs two CPUs and two free 2 MiB huge pages on node 0 (2 GiB of memory
+ * will do); skipped otherwise.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -187,9 +190,10 @@ static enum round_result one_round(int round, char *child)
 
 	ok = rc == 0;
 	if (ok && (!started || zeroed > 0) && round < ROUNDS) {
-		ksft_print_msg("round %d: the zeroer %s before the COW fault (waited %.3f s for it, fault %.3f s); again\n",
-			       round, started ? "finished its page" : "had not started",
-			       t_start, secs);
+		ksft_print_msg(
+			"round %d: the zeroer %s before the COW fault (waited %.3f s for it, fault %.3f s); again\n",
+			round, started ? "finished its page" : "had not started",
+			t_start, secs);
 		return ROUND_AGAIN;
 	}
 	ksft_test_result(ok && waited > 0,
@@ -215,7 +219,8 @@ int main(void)
 	for (round = 1; round <= ROUNDS; round++)
 		if (one_round(round, &child) != ROUND_AGAIN)
 			break;
-	ksft_test_result(child == 'y', "the child reads its data after the owner wrote and exited (%s)\n",
+	ksft_test_result(child == 'y',
+			 "the child reads its data after the owner wrote and exited (%s)\n",
 			 child == 'y' ? "intact" : child == 'n' ? "changed" : "it died");
 	hp_unbind();
 	ksft_finished();

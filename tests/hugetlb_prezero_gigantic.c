@@ -6,6 +6,9 @@
  * without a clear; a fault on a 1 GiB page that is being zeroed waits for
  * it (alloc_waits) and reads zeroes; a signal stops a write of two 1 GiB
  * pages after the first.
+ *
+ * Needs two free 1 GiB pages on node 0: boot with hugepagesz=1G
+ * hugepages=2 (and 6 GiB of memory); skipped otherwise.
  */
 #include <pthread.h>
 
@@ -48,7 +51,8 @@ int main(void)
 	if (hp_free(0, KB) < 2)
 		hp_write_num(0, KB, "nr_hugepages", hp_nr(0, KB) + 2 - hp_free(0, KB));
 	if (hp_free(0, KB) < 2)
-		ksft_exit_skip("cannot get two free 1 GiB pages on node0 (boot with hugepages=2)\n");
+		ksft_exit_skip(
+			"cannot get two free 1 GiB pages on node0 (boot with hugepagesz=1G hugepages=2)\n");
 	ksft_set_plan(4);
 	hp_bind_node(0);
 

@@ -16,6 +16,10 @@
  * Checked with an unthrottled zeroer (the livelock) and with one limited to
  * 1% of a CPU (no wait for its quota). Should a soft offline hang, the test
  * kills the zeroer, which ends the loop, and reports the failure.
+ *
+ * Needs a 1 GiB page (boot with hugepagesz=1G hugepages=1, 4 GiB of memory
+ * will do), CONFIG_MEMORY_FAILURE and the cgroup v2 CPU controller; skipped
+ * otherwise.
  */
 #include <sys/wait.h>
 
@@ -86,7 +90,8 @@ static void offline_while_zeroing(const char *what, const char *cgroup)
 	char buf[64];
 	int rc, zrc;
 
-	if (hp_set_pool(0, KB, 1) != 1 || !(phys = free_page_phys())) {
+	phys = hp_set_pool(0, KB, 1) == 1 ? free_page_phys() : 0;
+	if (!phys) {
 		ksft_test_result_skip("%s: no free 1 GiB page\n", what);
 		ksft_test_result_skip("%s: the zeroer's write\n", what);
 		return;
@@ -110,8 +115,9 @@ static void offline_while_zeroing(const char *what, const char *cgroup)
 		/* Livelocked: killing the zeroer ends it. */
 		kill(zeroer, SIGKILL);
 		rc = wait_child(offliner, 60);
-		ksft_print_msg("%s: soft offline still running after 10 s; %s once the zeroer was killed\n",
-			       what, rc < 0 ? "still running" : "done");
+		ksft_print_msg(
+			"%s: soft offline still running after 10 s; %s once the zeroer was killed\n",
+			what, rc < 0 ? "still running" : "done");
 		if (rc < 0)
 			ksft_exit_fail_msg("soft offline hangs\n");
 		rc = -1;

@@ -5,6 +5,9 @@
  * being zeroed are waited for or skipped, nr_hugepages ends where it was
  * asked to, and the counts stay exact (zeroable + zeroed == free on every
  * node once the writers are done). Demotion-free sizes only: 2 MiB pages.
+ *
+ * Needs two NUMA nodes (and memory for the pools: 2 GiB in all will do);
+ * skipped otherwise.
  */
 #include "hugetlb_prezero_common.h"
 

@@ -9,6 +9,10 @@
  * zeroer can be killed at once. A fault that gets the page being zeroed
  * waits for the zeroer only briefly, then takes the page and clears it
  * itself: VM start is not bound by a throttled daemon's quota.
+ *
+ * Needs two 1 GiB pages on node 0 (boot with hugepagesz=1G hugepages=2,
+ * 6 GiB of memory will do) and the cgroup v2 CPU controller; skipped
+ * otherwise.
  */
 #include <sys/wait.h>
 

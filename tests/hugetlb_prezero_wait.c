@@ -72,8 +72,9 @@ int main(void)
 			 "faults racing with zeroers get zeroes (%d rounds)\n",
 			 round + (round < ROUNDS));
 	if (waits > waits0)
-		ksft_test_result_pass("a fault waited for a page being zeroed (alloc_waits +%lld)\n",
-				      waits - waits0);
+		ksft_test_result_pass(
+			"a fault waited for a page being zeroed (alloc_waits +%lld)\n",
+			waits - waits0);
 	else
 		ksft_test_result_skip("no fault hit a page being zeroed in %d rounds\n",
 				      ROUNDS);

@@ -9,8 +9,8 @@
  * - a 64 MiB fallocate() marks (nearly) every page PG_shmem_zeroed
  *   (KPF_OWNER_2) and counts it as a skipped clear, clearing nothing;
  * - all of it reads zero.
- * The same program checks the Linux 7.3 port (vm-run --kernel), where
- * shmem asks the allocator's "was zero" answer instead of __GFP_ZERO.
+ *
+ * Needs init_on_free=1 on the kernel command line; skipped otherwise.
  */
 #define _GNU_SOURCE
 #include "zero_page_common.h"

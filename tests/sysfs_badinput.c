@@ -26,6 +26,8 @@
  * module, so a page of digits overflows while 4095 zeros and a 1 is 1.
  *
  * Every knob is restored at exit, and the huge page pools of every node.
+ * Best run on two NUMA nodes, so that per-node files of more than one node
+ * are swept.
  */
 #include "zero_page_common.h"
 
@@ -127,8 +129,8 @@ static struct input inputs[] = {
 	{ "4096 letters",	page_letters, sizeof(page_letters), REJ },
 	{ "4096 spaces",	page_spaces, sizeof(page_spaces), REJ },
 };
-#define NR_INPUTS ARRAY_SIZE(inputs)
 
+#define NR_INPUTS ARRAY_SIZE(inputs)
 
 /* write(2) on a fresh descriptor: the length written or -errno. */
 static ssize_t raw_write(const char *path, const char *buf, size_t len)
@@ -218,9 +220,10 @@ static int sweep_zp(const struct zp_file *f, unsigned int *checked)
 		if (accept) {
 			if (ret != (ssize_t)in->len ||
 			    (f->baseline >= 0 && (unsigned long long)after != val)) {
-				ksft_print_msg("%s: %s: should be accepted as %llu: write %zd (%s), read %lld\n",
-					       f->name, in->what, val, ret,
-					       ret < 0 ? strerror(-ret) : "ok", after);
+				ksft_print_msg(
+					"%s: %s: should be accepted as %llu: write %zd (%s), read %lld\n",
+					f->name, in->what, val, ret,
+					ret < 0 ? strerror(-ret) : "ok", after);
 				bad++;
 			}
 			if (f->baseline >= 0)
@@ -228,9 +231,10 @@ static int sweep_zp(const struct zp_file *f, unsigned int *checked)
 			continue;
 		}
 		if (ret != -EINVAL || after != before) {
-			ksft_print_msg("%s: %s: should fail with EINVAL: write %zd (%s), value %lld -> %lld\n",
-				       f->name, in->what, ret,
-				       ret < 0 ? strerror(-ret) : "accepted", before, after);
+			ksft_print_msg(
+				"%s: %s: should fail with EINVAL: write %zd (%s), value %lld -> %lld\n",
+				f->name, in->what, ret,
+				ret < 0 ? strerror(-ret) : "accepted", before, after);
 			bad++;
 			if (f->baseline >= 0 && after != before)
 				write_ll(path, before);
@@ -341,9 +345,10 @@ static int sweep_hp(int d, unsigned int *checked)
 		if (in->val != REJ && n >= 1) {
 			expect = n >= (unsigned long long)before ? 0 : before - (long long)n;
 			if (ret != (ssize_t)in->len || after != expect) {
-				ksft_print_msg("%s: %s: should zero %llu: write %zd (%s), zeroable %lld -> %lld\n",
-					       zeroable, in->what, n, ret,
-					       ret < 0 ? strerror(-ret) : "ok", before, after);
+				ksft_print_msg(
+					"%s: %s: should zero %llu: write %zd (%s), zeroable %lld -> %lld\n",
+					zeroable, in->what, n, ret,
+					ret < 0 ? strerror(-ret) : "ok", before, after);
 				bad++;
 			}
 			if (small && after < 2)
@@ -351,10 +356,11 @@ static int sweep_hp(int d, unsigned int *checked)
 			continue;
 		}
 		if (ret != -EINVAL || after != before || zafter != zbefore) {
-			ksft_print_msg("%s: %s: should fail with EINVAL: write %zd (%s), zeroable %lld -> %lld, zeroed %lld -> %lld\n",
-				       zeroable, in->what, ret,
-				       ret < 0 ? strerror(-ret) : "accepted",
-				       before, after, zbefore, zafter);
+			ksft_print_msg(
+				"%s: %s: should fail with EINVAL: write %zd (%s), zeroable %lld -> %lld, zeroed %lld -> %lld\n",
+				zeroable, in->what, ret,
+				ret < 0 ? strerror(-ret) : "accepted",
+				before, after, zbefore, zafter);
 			bad++;
 		}
 	}
@@ -415,7 +421,8 @@ int main(void)
 		bad = sweep_zp(&files[i], &checked);
 		checked_total += checked;
 		ksft_test_result(!bad, "%s%s: %u inputs, %d wrong\n",
-				 files[i].name[0] == '/' ? "" : "zero_page/", files[i].name, checked, bad);
+				 files[i].name[0] == '/' ? "" : "zero_page/", files[i].name,
+				 checked, bad);
 	}
 	/* Leave the module's files for the hugetlb part, then the pools. */
 	zp_write("enabled", "0");

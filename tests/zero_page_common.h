@@ -2,7 +2,7 @@
 /*
  * Helpers shared by the zero_page kselftests: loading the module, reading
  * and writing /sys/kernel/mm/zero_page, saving and restoring its knobs and the
- * THP settings (thp_settings.c), and memory hogs.
+ * THP settings (hugepage_settings.c), and memory hogs.
  */
 #ifndef ZERO_PAGE_COMMON_H
 #define ZERO_PAGE_COMMON_H
@@ -108,6 +108,7 @@ static inline int max_page_order(void)
 static const char *const zp_knobs[] = {
 	"batch_size", "delay_millisecs", "mini_order", "nontemporal", "background",
 };
+
 #define ZP_NR_KNOBS ARRAY_SIZE(zp_knobs)
 
 static unsigned long zp_saved[ZP_NR_KNOBS];

@@ -193,9 +193,10 @@ int main(void)
 		if (!WIFEXITED(status) || WEXITSTATUS(status))
 			bad_exit++;
 	}
-	ksft_print_msg("%lu flushes, %lu compactions, pool grown %lu times (max %lu pages), %lu THP rounds\n",
-		       s[0].flushes, s[1].compactions, s[1].pool_grown, s[1].pool_max,
-		       s[2].thp_rounds);
+	ksft_print_msg(
+		"%lu flushes, %lu compactions, pool grown %lu times (max %lu pages), %lu THP rounds\n",
+		s[0].flushes, s[1].compactions, s[1].pool_grown, s[1].pool_max,
+		s[2].thp_rounds);
 
 	ksft_test_result(!bad_exit, "all workers exited normally\n");
 	ksft_test_result(s[0].flushes > 0 && s[0].flush_errors == 0,

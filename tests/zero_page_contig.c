@@ -14,6 +14,9 @@
  * therefore tried once more at once, as an administrator would, and only
  * what is still missing then counts. Blocks that the reporting passes kept
  * isolated (what this test is for) would be held again by the next pass.
+ *
+ * Needs a pool of 1 GiB pages: boot with hugepagesz=1G hugepages=2 (and
+ * 6 GiB of memory); skipped otherwise.
  */
 #include <sys/wait.h>
 

@@ -116,7 +116,8 @@ int main(void)
 	hits = fault_in(THP_TEST_SIZE, true);
 	pages = THP_TEST_SIZE / PAGE_SZ;
 	ksft_test_result(hits >= (long long)pages / 4,
-			 "THP faults after flush hit pre-zeroed pages (%lld of %zu)\n", hits, pages);
+			 "THP faults after flush hit pre-zeroed pages (%lld of %zu)\n",
+			 hits, pages);
 
 	/*
 	 * Single free pages are never reported: 4 KiB faults first use up the
@@ -126,7 +127,8 @@ int main(void)
 	hits = fault_in(SMALL_TEST_SIZE, false);
 	pages = SMALL_TEST_SIZE / PAGE_SZ;
 	ksft_test_result(hits >= (long long)pages / 4,
-			 "4 KiB faults after flush hit pre-zeroed pages (%lld of %zu)\n", hits, pages);
+			 "4 KiB faults after flush hit pre-zeroed pages (%lld of %zu)\n",
+			 hits, pages);
 	v1 = vmstat_get("prezero_alloc_hit");
 	ah1 = zp_read("alloc_hits");
 	ksft_test_result(ah1 - ah0 >= (unsigned long)(v1 - v0) && ah1 >= (unsigned long)v1,
@@ -139,6 +141,7 @@ int main(void)
 	ksft_print_msg("disabled, draining: %lld hits for %zu pages\n", hits, pages);
 	hits = consume_free_memory(&pages);
 	ksft_test_result(pages > 0 && hits * 20 <= (long long)pages,
-			 "disabled: allocations (nearly) stop hitting (%lld of %zu)\n", hits, pages);
+			 "disabled: allocations (nearly) stop hitting (%lld of %zu)\n",
+			 hits, pages);
 	ksft_finished();
 }

@@ -13,6 +13,8 @@
  *   flush clears them again;
  * - page_reporting.zeroed_first never takes effect: every free block is
  *   zero, the order of the free lists cannot help (no log line).
+ *
+ * Needs init_on_free=1 on the kernel command line; skipped otherwise.
  */
 #include "zero_page_common.h"
 
@@ -54,7 +56,7 @@ int main(void)
 
 	ksft_print_header();
 	if (!booted_with("init_on_free=1"))
-		ksft_exit_skip("boot with init_on_free=1 (vm-run --append init_on_free=1)\n");
+		ksft_exit_skip("boot with init_on_free=1\n");
 	if (sysfs_read(MARK, saved_mark, sizeof(saved_mark)) <= 0)
 		ksft_exit_fail_msg(MARK " does not exist\n");
 	zp_verify_require(&vfailed, &vchecked);
@@ -68,9 +70,11 @@ int main(void)
 	thp = fault_in(256 * MIB, MADV_HUGEPAGE);
 	small = fault_in(64 * MIB, MADV_NOHUGEPAGE);
 	ksft_test_result(thp >= (long long)(240 * MIB / PAGE_SZ),
-			 "THP faults: zeroes, %lld of %lu clears skipped\n", thp, 256 * MIB / PAGE_SZ);
+			 "THP faults: zeroes, %lld of %lu clears skipped\n",
+			 thp, 256 * MIB / PAGE_SZ);
 	ksft_test_result(small >= (long long)(48 * MIB / PAGE_SZ),
-			 "4K faults: zeroes, %lld of %lu clears skipped\n", small, 64 * MIB / PAGE_SZ);
+			 "4K faults: zeroes, %lld of %lu clears skipped\n",
+			 small, 64 * MIB / PAGE_SZ);
 	ksft_test_result(vmstat_get("prezero_verify_failed") == vfailed &&
 			 vmstat_get("prezero_verify_checked") > vchecked,
 			 "verify_zeroed: every marked page was zero\n");

@@ -11,7 +11,7 @@
  * was not cleared and goes back as it came, unless it was zero already.)
  *
  * Two things outside the path under test could hand that fault another
- * THP, and did in about one run of make check in three: the watermark check
+ * THP, and did in about one run in three: the watermark check
  * of an order-9 allocation counts only blocks on the free lists, not on the
  * per-CPU lists, so with no free pageblock left by the tests before, the
  * fault goes to the slow path and compaction; and the per-CPU list spills to
@@ -19,6 +19,9 @@
  * vmstat lowers the mark a second later. So the test compacts memory first
  * and fixes the per-CPU high mark (vm.percpu_pagelist_high_fraction) while
  * it runs.
+ *
+ * Needs init_on_alloc=1 on the kernel command line (and not init_on_free),
+ * THP and the cgroup v2 memory controller; skipped otherwise.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -52,6 +55,7 @@ static void pcp_restore(void)
 int main(void)
 {
 	long long fallback, hits, thp;
+	char thp_mode[64];
 	cpu_set_t cpu0;
 	int status;
 	pid_t pid;
@@ -67,8 +71,8 @@ int main(void)
 	if (zp_present() && zp_read("enabled"))
 		ksft_exit_skip("zero_page is enabled\n");
 	if (!booted_with("init_on_alloc=1"))
-		ksft_exit_skip("boot with init_on_alloc=1 (vm-run --append init_on_alloc=1)\n");
-	if (sysfs_read(THP_ENABLED, (char[64]){ 0 }, 64) <= 0)
+		ksft_exit_skip("boot with init_on_alloc=1\n");
+	if (sysfs_read(THP_ENABLED, thp_mode, sizeof(thp_mode)) <= 0)
 		ksft_exit_skip("no THP\n");
 	if (sysfs_read(PCP_FRACTION, pcp_saved, sizeof(pcp_saved)) <= 0)
 		ksft_exit_skip("no %s\n", PCP_FRACTION);

@@ -86,7 +86,8 @@ static int count_splats(int kmsg_fd)
 		rec[n] = '\0';
 		for (i = 0; i < ARRAY_SIZE(splats); i++) {
 			if (strstr(rec, splats[i])) {
-				ksft_print_msg("kernel: %s", strchr(rec, ';') ? strchr(rec, ';') + 1 : rec);
+				ksft_print_msg("kernel: %s",
+					       strchr(rec, ';') ? strchr(rec, ';') + 1 : rec);
 				found++;
 				break;
 			}

@@ -254,7 +254,8 @@ static void test_mid_range(void)
 			      ARRAY_SIZE(outside), zapped, ARRAY_SIZE(zapped), 0);
 		munmap(p, 2 * FOLIO_SZ);
 	}
-	ksft_test_result(ok, "range from page 4 to 22 of two folios: zapped pages in it present, outside it not\n");
+	ksft_test_result(ok,
+			 "range from page 4 to 22 of two folios: zapped pages in it present, outside it not\n");
 }
 
 static void test_populate_read(void)
@@ -357,7 +358,8 @@ static void test_soft_dirty(int from, int to, bool mprot, const char *name)
 	}
 	munmap(p, 2 * FOLIO_SZ);
 out:
-	ksft_test_result(ok, "%s: POPULATE_WRITE write-faults every write-protected page in place\n",
+	ksft_test_result(ok,
+			 "%s: POPULATE_WRITE write-faults every write-protected page in place\n",
 			 name);
 }
 
@@ -462,7 +464,8 @@ static void test_fork(void)
 	close(to_parent[1]);
 	munmap(p, 2 * FOLIO_SZ);
 out:
-	ksft_test_result(excl, "fork, parent writes a subpage, POPULATE_WRITE: every page exclusive\n");
+	ksft_test_result(excl,
+			 "fork, parent writes a subpage, POPULATE_WRITE: every page exclusive\n");
 	ksft_test_result(ok, "fork: parent's and child's later writes not seen by the other\n");
 }
 
@@ -532,7 +535,8 @@ static void test_vma_end(void)
 	munmap(p, 24 * PAGE_SZ);
 out:
 	ksft_test_result(ok, "VMA ending inside a folio: populate to its end, all present\n");
-	ksft_test_result(past, "populate past that VMA end: ENOMEM, every page before it present\n");
+	ksft_test_result(past,
+			 "populate past that VMA end: ENOMEM, every page before it present\n");
 }
 
 /*
@@ -563,7 +567,8 @@ static void test_split_ro(void)
 	     pages_ok("split ro read", p, NR_SUB, NULL, 0, zapped, 2, 0);
 	munmap(p, FOLIO_SZ);
 out:
-	ksft_test_result(ok, "second half of a folio read-only: POPULATE_WRITE stops there with EINVAL\n");
+	ksft_test_result(ok,
+			 "second half of a folio read-only: POPULATE_WRITE stops there with EINVAL\n");
 	ksft_test_result(rd, "second half of a folio read-only: POPULATE_READ makes all present\n");
 }
 
@@ -603,7 +608,8 @@ static void test_pkey(void)
 	munmap(p, FOLIO_SZ);
 out:
 	pkey_free(pkey);
-	ksft_test_result(ok, "second half of a folio write-denied by a pkey: POPULATE_WRITE fails with EINVAL\n");
+	ksft_test_result(ok,
+			 "second half of a folio write-denied by a pkey: POPULATE_WRITE fails with EINVAL\n");
 }
 
 int main(void)

@@ -9,7 +9,7 @@
 # last rmmod, and a fresh load must come up with the defaults.
 
 DIR=$(dirname "$0")
-. "$DIR/ktap_helpers.sh"
+. "$DIR/../kselftest/ktap_helpers.sh"
 
 ZP=/sys/kernel/mm/zero_page
 ITER=${ZP_RELOAD_ITER:-50}
@@ -26,7 +26,8 @@ saved=
 if [ -d "$ZP" ]; then
 	was_loaded=1
 	# Restored at the end: batch_size delay_millisecs mini_order nontemporal enabled
-	saved="$(cat $ZP/batch_size) $(cat $ZP/delay_millisecs) $(cat $ZP/mini_order) $(cat $ZP/nontemporal) $(cat $ZP/enabled)"
+	saved="$(cat $ZP/batch_size) $(cat $ZP/delay_millisecs) $(cat $ZP/mini_order)"
+	saved="$saved $(cat $ZP/nontemporal) $(cat $ZP/enabled)"
 fi
 if [ "$was_loaded" = 0 ] && ! modprobe zero_page 2>/dev/null; then
 	ktap_skip_all "module zero_page is not available"
@@ -58,8 +59,14 @@ churn() {
 	done
 }
 
+# Kernel log lines that tell of a splat, and the first lines of one.
+SPLAT='WARNING:|BUG:|kernel BUG|Oops|[Bb]ad page|page dumped because|general protection'
+SPLAT="$SPLAT|Call Trace:|possible circular locking|INFO: lockdep"
+SPLAT_HEAD='WARNING:|BUG:|kernel BUG|Oops|[Bb]ad page|general protection'
+SPLAT_HEAD="$SPLAT_HEAD|possible circular locking|INFO: lockdep"
+
 dmesg_errors() {
-	dmesg | grep -cE 'WARNING:|BUG:|kernel BUG|Oops|[Bb]ad page|page dumped because|general protection|Call Trace:|possible circular locking|INFO: lockdep'
+	dmesg | grep -cE "$SPLAT"
 }
 
 errors_before=$(dmesg_errors)
@@ -75,9 +82,12 @@ while [ "$n" -lt "$ITER" ]; do
 		ok=0; fail_msg="modprobe failed at iteration $n"; break
 	fi
 	# Vary the knobs: order 0..10, small batches, short delays.
-	echo $(( 1 + n % 10 )) > "$ZP/mini_order" || { ok=0; fail_msg="mini_order $n"; break; }
-	echo $(( 4096 << (n % 14) )) > "$ZP/batch_size" || { ok=0; fail_msg="batch_size $n"; break; }
-	echo $(( n % 3 )) > "$ZP/delay_millisecs" || { ok=0; fail_msg="delay $n"; break; }
+	echo $(( 1 + n % 10 )) > "$ZP/mini_order" ||
+		{ ok=0; fail_msg="mini_order $n"; break; }
+	echo $(( 4096 << (n % 14) )) > "$ZP/batch_size" ||
+		{ ok=0; fail_msg="batch_size $n"; break; }
+	echo $(( n % 3 )) > "$ZP/delay_millisecs" ||
+		{ ok=0; fail_msg="delay $n"; break; }
 	echo $(( n % 2 )) > "$ZP/nontemporal" 2>/dev/null
 	if ! echo 1 > "$ZP/enabled"; then
 		ok=0; fail_msg="enable failed at iteration $n"; break
@@ -123,7 +133,8 @@ else
 fi
 
 modprobe zero_page
-defaults="$(cat $ZP/enabled) $(cat $ZP/batch_size) $(cat $ZP/delay_millisecs) $(cat $ZP/mini_order) $(cat $ZP/zeroed_pages)"
+defaults="$(cat $ZP/enabled) $(cat $ZP/batch_size) $(cat $ZP/delay_millisecs)"
+defaults="$defaults $(cat $ZP/mini_order) $(cat $ZP/zeroed_pages)"
 if [ "$defaults" = "0 67108864 1000 1 0" ]; then
 	ktap_test_pass "fresh load has the defaults"
 else
@@ -161,7 +172,7 @@ errors_after=$(dmesg_errors)
 if [ "$errors_after" = "$errors_before" ]; then
 	ktap_test_pass "no WARNING/BUG/bad page in the kernel log"
 else
-	dmesg | grep -E -B2 -A20 'WARNING:|BUG:|kernel BUG|Oops|[Bb]ad page|general protection|possible circular locking|INFO: lockdep' | head -60 |
+	dmesg | grep -E -B2 -A20 "$SPLAT_HEAD" | head -60 |
 		while IFS= read -r line; do ktap_print_msg "$line"; done
 	ktap_test_fail "no WARNING/BUG/bad page in the kernel log"
 fi

@@ -15,6 +15,9 @@
  *   every allocation succeeds;
  * - the writers made progress, and verify_zeroed finds every pre-zeroed page
  *   that was allocated zero (a batch that was taken back is not marked).
+ *
+ * Needs 1 GiB huge pages (boot with hugepagesz=1G; 4 GiB of memory will do)
+ * and the cgroup v2 CPU controller; skipped otherwise.
  */
 #include <sys/wait.h>
 

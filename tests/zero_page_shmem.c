@@ -95,7 +95,8 @@ static void test_paths(void)
 			ksft_print_msg("%s %s: %lld of %lld pages pre-zeroed, %lld THPs\n",
 				       huge ? "THP" : "4K", how_name[how], hits, pages, thp);
 			ksft_test_result(hits >= pages * 9 / 10 &&
-					 (huge ? thp >= (long long)(TEST_SIZE / THP_SZ) / 2 : thp == 0),
+					 (huge ? thp >= (long long)(TEST_SIZE / THP_SZ) / 2 :
+					  thp == 0),
 					 "memfd %s %s: zeroes, >= 90%% of the clears skipped\n",
 					 huge ? "THP" : "4K", how_name[how]);
 		}
@@ -202,15 +203,17 @@ static void test_falloc_holes(void)
 		if (pwrite(fd, "x", 1, TEST_SIZE / 2 + 100) != 1)
 			ksft_exit_fail_msg("pwrite: %s\n", strerror(errno));
 		data2 = lseek(fd, 0, SEEK_DATA);
-		ksft_print_msg("%s: fallocated %zu MiB: SEEK_DATA %lld, SEEK_HOLE %lld; one byte written at %zu: SEEK_DATA %lld\n",
-			       huge ? "THP" : "4K", TEST_SIZE / MIB, (long long)data,
-			       (long long)hole, TEST_SIZE / 2 + 100, (long long)data2);
+		ksft_print_msg(
+			"%s: fallocated %zu MiB: SEEK_DATA %lld, SEEK_HOLE %lld; one byte written at %zu: SEEK_DATA %lld\n",
+			huge ? "THP" : "4K", TEST_SIZE / MIB, (long long)data,
+			(long long)hole, TEST_SIZE / 2 + 100, (long long)data2);
 		ok &= data == -1 && hole == 0;
 		ok &= data2 >= 0 && data2 <= (off_t)(TEST_SIZE / 2 + 100) &&
 		      data2 >= (off_t)(TEST_SIZE / 2 - THP_SZ);
 		close(fd);
 	}
-	ksft_test_result(ok, "fallocated, unwritten memfd ranges are holes for SEEK_DATA/SEEK_HOLE\n");
+	ksft_test_result(ok,
+			 "fallocated, unwritten memfd ranges are holes for SEEK_DATA/SEEK_HOLE\n");
 }
 
 /* A fallocate that fails with ENOSPC on a small tmpfs gives all back. */

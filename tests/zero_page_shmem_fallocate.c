@@ -63,8 +63,9 @@ static void run(bool huge)
 	zp_write("enabled", "0");
 	dirty_free_memory(64 * MIB, 0x3c);
 	marked = fallocate_marked(&hits, &zero, &secs);
-	ksft_print_msg("%s, dirty memory: fallocate %.3f s, %ld of %ld pages marked cleared, %lld found zero\n",
-		       what, secs, marked, pages, hits);
+	ksft_print_msg(
+		"%s, dirty memory: fallocate %.3f s, %ld of %ld pages marked cleared, %lld found zero\n",
+		what, secs, marked, pages, hits);
 	ksft_test_result(marked >= 0 && marked <= hits + pages / 10 && zero,
 			 "%s: fallocate of dirty memory clears nothing, reads zero\n", what);
 
@@ -72,8 +73,9 @@ static void run(bool huge)
 	zp_enable_flush_only();
 	zp_flush();
 	marked = fallocate_marked(&hits, &zero, &secs);
-	ksft_print_msg("%s, pre-zeroed memory: fallocate %.3f s, %ld of %ld pages marked, %lld found zero\n",
-		       what, secs, marked, pages, hits);
+	ksft_print_msg(
+		"%s, pre-zeroed memory: fallocate %.3f s, %ld of %ld pages marked, %lld found zero\n",
+		what, secs, marked, pages, hits);
 	ksft_test_result(marked >= pages * 9 / 10 && hits >= pages * 9 / 10 && zero,
 			 "%s: fallocate of pre-zeroed memory skips every clear, reads zero\n",
 			 what);

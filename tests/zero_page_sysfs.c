@@ -19,11 +19,13 @@ static const struct zp_file files[] = {
 	{ "zero_time_ns", 0444 }, { "alloc_hits", 0444 }, { "zero_bytes", 0200 },
 	{ "background", 0644 },
 };
+
 #define NR_FILES ARRAY_SIZE(files)
 
 static const char *const stats[] = {
 	"zeroed_pages", "zeroed_bytes", "batches", "zero_time_ns", "alloc_hits",
 };
+
 #define NR_STATS ARRAY_SIZE(stats)
 
 static int max_order;
@@ -116,10 +118,11 @@ static void test_defaults(void)
 		if (strcmp(stats[i], "alloc_hits"))
 			ok &= zp_read(stats[i]) == 0;
 	if (!ok)
-		ksft_print_msg("enabled %lu batch_size %lu delay %lu mini_order %lu nt %lu pages %lu\n",
-			       zp_read("enabled"), zp_read("batch_size"),
-			       zp_read("delay_millisecs"), zp_read("mini_order"),
-			       zp_read("nontemporal"), zp_read("zeroed_pages"));
+		ksft_print_msg(
+			"enabled %lu batch_size %lu delay %lu mini_order %lu nt %lu pages %lu\n",
+			zp_read("enabled"), zp_read("batch_size"),
+			zp_read("delay_millisecs"), zp_read("mini_order"),
+			zp_read("nontemporal"), zp_read("zeroed_pages"));
 	ksft_test_result(ok, "defaults after a fresh load\n");
 }
 

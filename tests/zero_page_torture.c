@@ -8,8 +8,8 @@
  *   zero_page_torture [-n PAGES] [-w WORKERS] [-s SEED]
  *
  * PAGES is the number of base pages to fault in across all workers
- * (default: $ZP_TORTURE_PAGES, else 200000 for make check; make stress
- * uses 10^6 and more). Paths:
+ * (default: $ZP_TORTURE_PAGES, else 200000; stress runs use 10^6 and
+ * more). Paths:
  * 4K anonymous faults, THP faults (MADV_POPULATE_WRITE), mTHP where the
  * kernel offers it, MAP_POPULATE, mlock, shmem (page cache) faults, and
  * page tables (__GFP_ZERO kernel allocations) through sparse touches whose
@@ -308,8 +308,9 @@ int main(int argc, char **argv)
 			}
 		}
 		if (sel && end)
-			have_mthp = !write_str("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled",
-					       "always");
+			have_mthp = !write_str(
+				"/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled",
+				"always");
 		fclose(f);
 	}
 	/* The kernel's verify mode: Y/N, restored at the end. */

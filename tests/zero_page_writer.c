@@ -14,6 +14,8 @@
  * - writers of different nodes run in parallel, and one throttled to 1% of
  *   a CPU does not hold up the other (they used to serialize on one global
  *   mutex, held for the whole write).
+ *
+ * Needs two NUMA nodes and the cgroup v2 CPU controller; skipped otherwise.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -65,7 +67,10 @@ static void dirty_node(int node)
 	char *p;
 
 	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", node);
-	if (sysfs_read(path, buf, sizeof(buf)) <= 0 || !(f = strstr(buf, "MemFree:")))
+	if (sysfs_read(path, buf, sizeof(buf)) <= 0)
+		return;
+	f = strstr(buf, "MemFree:");
+	if (!f)
 		return;
 	len = strtoull(f + strlen("MemFree:"), NULL, 10) * 1024;
 	if (len <= 48 * MIB)
@@ -152,7 +157,7 @@ int main(void)
 	if (access(ZP_DIR "/zero_bytes", W_OK))
 		ksft_exit_fail_msg(ZP_DIR "/zero_bytes does not exist\n");
 	if (access("/sys/devices/system/node/node1", F_OK))
-		ksft_exit_skip("needs two NUMA nodes (vm-run --numa 2)\n");
+		ksft_exit_skip("needs two NUMA nodes\n");
 	zp_save();
 	ksft_set_plan(8);
 	thp_write_string("enabled", "always");

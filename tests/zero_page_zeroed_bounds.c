@@ -133,8 +133,9 @@ int main(void)
 	munmap(thp, DIRTY_THP);
 
 	before = free_thp_mib();
-	ksft_print_msg("before the page cache: %.0f MiB free, %.0f MiB of it in blocks >= order 9\n",
-		       meminfo_get("MemFree") / (double)MIB, before);
+	ksft_print_msg(
+		"before the page cache: %.0f MiB free, %.0f MiB of it in blocks >= order 9\n",
+		meminfo_get("MemFree") / (double)MIB, before);
 	fd = write_cache(CACHE);
 	after = free_thp_mib();
 	ksft_test_result(before - after <= CACHE / MIB / 4.0,
@@ -154,8 +155,9 @@ int main(void)
 		ksft_exit_fail_msg("compact_memory failed\n");
 	unused = vmstat_get("prezero_alloc_unused") - unused0;
 	migrated = vmstat_get("pgmigrate_success") - migrated0;
-	ksft_print_msg("compaction migrated %lld pages and overwrote %lld pre-zeroed ones (%.2f per page)\n",
-		       migrated, unused, migrated ? (double)unused / migrated : 0);
+	ksft_print_msg(
+		"compaction migrated %lld pages and overwrote %lld pre-zeroed ones (%.2f per page)\n",
+		migrated, unused, migrated ? (double)unused / migrated : 0);
 	ksft_test_result(migrated > 0 && unused * 2 <= migrated,
 			 "compaction overwrites pre-zeroed pages for at most half of what it migrates\n");
 	ksft_test_result(pages_kept(holes + HOLEY / 2, HOLEY / 2),

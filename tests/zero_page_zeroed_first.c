@@ -131,15 +131,18 @@ int main(void)
 	sysfs_write(ZEROED_FIRST, "1", 1);
 	on = mixed_run();
 
-	ksft_print_msg("zeroed_first off: %lld pre-zeroed pages used, %.1f%% by overwriting allocations; %.1f%% of the anonymous pages skipped their clear\n",
-		       off.hit + off.unused, pct(off.unused, off.hit + off.unused),
-		       pct(off.hit, off.anon_pages));
-	ksft_print_msg("zeroed_first on:  %lld pre-zeroed pages used, %.1f%% by overwriting allocations; %.1f%% of the anonymous pages skipped their clear\n",
-		       on.hit + on.unused, pct(on.unused, on.hit + on.unused),
-		       pct(on.hit, on.anon_pages));
+	ksft_print_msg(
+		"zeroed_first off: %lld pre-zeroed pages used, %.1f%% by overwriting allocations; %.1f%% of the anonymous pages skipped their clear\n",
+		off.hit + off.unused, pct(off.unused, off.hit + off.unused),
+		pct(off.hit, off.anon_pages));
+	ksft_print_msg(
+		"zeroed_first on:  %lld pre-zeroed pages used, %.1f%% by overwriting allocations; %.1f%% of the anonymous pages skipped their clear\n",
+		on.hit + on.unused, pct(on.unused, on.hit + on.unused),
+		pct(on.hit, on.anon_pages));
 
-	ksft_print_msg("free memory in free blocks of order >= 9 after the run: off %.1f%%, on %.1f%%\n",
-		       off.free_thp, on.free_thp);
+	ksft_print_msg(
+		"free memory in free blocks of order >= 9 after the run: off %.1f%%, on %.1f%%\n",
+		off.free_thp, on.free_thp);
 
 	ksft_test_result(pct(on.hit, on.anon_pages) >= pct(off.hit, off.anon_pages) + 5,
 			 "zeroed_first: faults skip a larger share of their clears\n");

@@ -15,9 +15,11 @@
  * Under init_on_free=1 the key never goes on: zero_page_init_on_free.
  * Before the key went on by demand, it was on from boot and no line was
  * logged: this test failed at its second check.
+ *
+ * So it must run first after boot (the Makefile lists it first), and not
+ * under init_on_free=1.
  */
 #include "zero_page_common.h"
-
 
 #define TIMED (32 * MIB)
 #define TIMED_ROUNDS 7
@@ -94,8 +96,9 @@ int main(void)
 	ksft_test_result(val[0] == 'Y' && c == 0,
 			 "at boot: zeroed_first=%c, key off (%d log lines)\n", val[0], c);
 	time_param(&t_off, &t_on);
-	ksft_print_msg("nothing marked zero: 4 KiB faults, %lu MiB: zeroed_first=0 %.3f s, =1 %.3f s, ratio %.3f\n",
-		       TIMED / MIB, t_off, t_on, t_on / t_off);
+	ksft_print_msg(
+		"nothing marked zero: 4 KiB faults, %lu MiB: zeroed_first=0 %.3f s, =1 %.3f s, ratio %.3f\n",
+		TIMED / MIB, t_off, t_on, t_on / t_off);
 
 	if (!zp_present() && system("modprobe zero_page"))
 		ksft_exit_fail_msg("cannot load zero_page\n");
@@ -117,7 +120,8 @@ int main(void)
 	p = map_anon(32 * MIB, 0, MADV_HUGEPAGE);
 	if (!p || madvise(p, 32 * MIB, MADV_POPULATE_WRITE))
 		ksft_exit_fail_msg("fault-in failed\n");
-	ksft_test_result(vmstat_get("prezero_alloc_hit") - hit0 >= (long long)(16 * MIB / PAGE_SZ) &&
+	ksft_test_result(vmstat_get("prezero_alloc_hit") - hit0 >=
+			 (long long)(16 * MIB / PAGE_SZ) &&
 			 first_nonzero(p, 32 * MIB) == -1,
 			 "faults take pre-zeroed memory: %lld clears skipped\n",
 			 vmstat_get("prezero_alloc_hit") - hit0);

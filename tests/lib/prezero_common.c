@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Helpers shared by the kselftests of zero_page and hugetlb_prezero: see
- * prezero_common.h. scripts/build compiles this file once and links it
- * into every test.
+ * prezero_common.h. Linked into every test.
  */
 #include "prezero_common.h"
 

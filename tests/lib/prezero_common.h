@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the kselftests of zero_page and hugetlb_prezero
- * (prezero_common.c, linked into every test with the kernel's
- * tools/testing/selftests/mm/vm_util.c and thp_settings.c, whose headers
- * this one includes): reading and writing sysfs and procfs files with
- * errors returned, /proc/vmstat, /proc/meminfo, /proc/buddyinfo,
- * /proc/kpageflags and the kernel log. The THP settings are saved and
- * restored with thp_settings.c (thp_save_settings(),
- * thp_restore_settings(), thp_write_string()), pagemap entries are read
- * with vm_util.c (pagemap_get_entry(), pagemap_get_pfn()).
+ * (prezero_common.c, linked into every test with the mm selftests'
+ * vm_util.c and hugepage_settings.c, whose headers this one includes):
+ * reading and writing sysfs and procfs files with errors returned,
+ * /proc/vmstat, /proc/meminfo, /proc/buddyinfo, /proc/kpageflags and the
+ * kernel log. The THP settings are saved and restored with
+ * hugepage_settings.c (thp_save_settings(), thp_restore_settings(),
+ * thp_write_string()), pagemap entries are read with vm_util.c
+ * (pagemap_get_entry(), pagemap_get_pfn()).
  */
 #ifndef PREZERO_COMMON_H
 #define PREZERO_COMMON_H
@@ -31,13 +31,9 @@
 #include <unistd.h>
 
 #include "kselftest.h"
-/* From tools/testing/selftests/mm (-isystem): vm_util.h has no guard. */
+/* From tools/testing/selftests/mm: vm_util.h has no include guard. */
 #include <vm_util.h>
-#if __has_include(<thp_settings.h>)
-#include <thp_settings.h>
-#else
-#include <hugepage_settings.h>	/* Linux 7.0 and later */
-#endif
+#include <hugepage_settings.h>
 
 #define MIB (1UL << 20)
 #define THP_ENABLED "/sys/kernel/mm/transparent_hugepage/enabled"
