@@ -156,7 +156,7 @@ static inline void zp_defaults(void)
 	zp_write("background", "1");
 }
 
-/* The page allocator's verification of pre-zeroed pages (patch 0007). */
+/* The page allocator's verification of pre-zeroed pages (verify_zeroed). */
 #define ZP_VERIFY "/sys/module/page_reporting/parameters/verify_zeroed"
 #define ZEROED_FIRST "/sys/module/page_reporting/parameters/zeroed_first"
 /* The kernel's log line when page_reporting.zeroed_first takes effect. */

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * MADV_POPULATE_(WRITE|READ) and mlock() over PTE-mapped 64 KiB mTHP
- * folios, where GUP may step over the rest of a folio at once (patch 26,
- * "mm/gup: step over a PTE-mapped large folio when no page is returned")
+ * folios, where GUP may step over the rest of a folio at once ("mm: gup:
+ * step over a PTE-mapped large folio when no page is returned")
  * and must not: folios with zapped pages (first, middle, last), ranges
  * that start and end inside folios, write-protected entries (soft-dirty
  * tracking, an mprotect() round trip, after fork()), part of a folio moved
