@@ -2,7 +2,8 @@
 #
 # The kernel series of patches/ (sourced, not run): the topic directories
 # in the order of patches/topics, the patches of each in the order of its
-# series file. Shared by scripts/build and scripts/driver-patches.
+# series file. Shared by scripts/build, scripts/driver-patches and
+# scripts/selftest-patches.
 #
 #   series_patches    sets patches=() to every patch but the cover letters,
 #                     in order; returns 1 with SERIES_ERROR set when a
