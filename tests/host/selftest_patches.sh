@@ -1,0 +1,110 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# scripts/selftest-patches: patches/selftests/ carries the kselftests of
+# tests/ as tools/testing/selftests/prezero/. In a temporary copy of
+# patches/, tests/ and scripts/: a line appended to tests/zero_page_hits.c
+# makes --check fail naming the patch that adds it, and so do a new test
+# that the manifest does not name and a kernel option added to the
+# manifest; scripts/selftest-patches writes the line into that patch (when the
+# kernel tarball is there: it reads MAINTAINERS from it), after which
+# --check passes and the patch adds the line; an unknown option exits 2
+# with a message. Prints TAP. Run by "make check".
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+lines=()
+result() {	# OK DESCRIPTION [FILE...]: one TAP line, FILEs as comments if not OK
+	local ok=$1 desc=$2
+	shift 2
+	n=$((n + 1))
+	if [ "$ok" = 1 ]; then
+		lines+=("ok $n $desc")
+	elif [ "$ok" = skip ]; then
+		lines+=("ok $n $desc # SKIP")
+	else
+		lines+=("not ok $n $desc")
+		[ $# = 0 ] ||
+			mapfile -t -O "${#lines[@]}" lines < <(head -n 5 "$@" 2>/dev/null | sed 's/^/# /')
+	fi
+}
+copy_repo() {	# DIR: a copy of what the script reads
+	rm -rf "$1"
+	mkdir -p "$1"
+	cp -a "$top/patches" "$top/tests" "$top/scripts" "$1/"
+}
+
+# 1. The repository as it is.
+timeout 60 "$top/scripts/selftest-patches" --check > "$tmp/out" 2>&1
+rc=$?
+ok=0; [ "$rc" = 0 ] && ok=1
+result $ok "scripts/selftest-patches --check: patches/selftests carry tests/ (exit $rc)" "$tmp/out"
+
+# 2. A copy with a line appended to tests/zero_page_hits.c.
+copy=$tmp/repo
+copy_repo "$copy"
+line="// selftest_patches.sh $$ $(date +%s)"
+echo "$line" >> "$copy/tests/zero_page_hits.c"
+file=tools/testing/selftests/prezero/zero_page_hits.c
+patch=$(grep -lx "diff --git a/$file b/$file" "$copy"/patches/selftests/*.patch | head -n 1)
+rel=${patch#"$copy"/}
+timeout 60 "$copy/scripts/selftest-patches" --check > "$tmp/out" 2>&1
+rc=$?
+ok=0
+[ -n "$patch" ] && [ "$rc" = 1 ] && grep -qF "$rel does not carry tests/zero_page_hits.c" "$tmp/out" && ok=1
+result $ok "a line appended to tests/zero_page_hits.c: --check exits 1 naming ${rel:-the patch} (exit $rc)" "$tmp/out"
+
+# 3. scripts/selftest-patches writes it back: --check passes, the patch's
+#    section of the file ends with the line, the patch still applies.
+tarball=${KERNEL_TARBALL:-${ZERO_PAGE_CACHE:-$HOME/.cache/zero_page}/linux-source-7.3/usr/src/linux-source-7.3.tar.xz}
+if [ ! -f "$tarball" ]; then
+	result skip "scripts/selftest-patches writes the line into the patch: no kernel tarball $tarball"
+else
+	timeout 300 "$copy/scripts/selftest-patches" > "$tmp/out" 2>&1
+	rc=$?
+	timeout 60 "$copy/scripts/selftest-patches" --check >> "$tmp/out" 2>&1
+	rc2=$?
+	ok=0
+	if [ -n "$patch" ] && [ "$rc" = 0 ] && [ "$rc2" = 0 ] &&
+	   grep -qF "updated $rel" "$tmp/out"; then
+		awk -v h="diff --git a/$file b/$file" '
+			/^diff --git / || $0 == "-- " { s = 0 }
+			$0 == h { s = 1 }
+			s && hunk { print substr($0, 2) } s && /^@@ / { hunk = 1 }' "$patch" > "$tmp/carried"
+		cmp -s "$tmp/carried" "$copy/tests/zero_page_hits.c" &&
+			[ "$(tail -n 1 "$tmp/carried")" = "$line" ] && ok=1
+	fi
+	result $ok "scripts/selftest-patches writes the line into $rel, --check passes (exit $rc, $rc2)" "$tmp/out"
+fi
+
+# 4. A test that the manifest does not name.
+copy_repo "$copy"
+cp "$copy/tests/zero_page_order_param.c" "$copy/tests/zero_page_new_test.c"
+timeout 60 "$copy/scripts/selftest-patches" --check > "$tmp/out" 2>&1
+rc=$?
+ok=0
+[ "$rc" = 1 ] && grep -qF "tests/zero_page_new_test.c is in no patch" "$tmp/out" && ok=1
+result $ok "a new tests/zero_page_new_test.c that the manifest does not name: --check exits 1 (exit $rc)" "$tmp/out"
+
+# 5. A kernel option added to the manifest: the config file of the patch
+#    that adds it no longer matches.
+copy_repo "$copy"
+echo "config 1 CONFIG_SELFTEST_PATCHES_SH=y" >> "$copy/patches/selftests/manifest"
+timeout 60 "$copy/scripts/selftest-patches" --check > "$tmp/out" 2>&1
+rc=$?
+ok=0
+[ "$rc" = 1 ] && grep -qF "its config is not what" "$tmp/out" && ok=1
+result $ok "a config line added to the manifest: --check exits 1 naming the config file (exit $rc)" "$tmp/out"
+
+# 6. Bad usage.
+timeout 60 "$top/scripts/selftest-patches" --bogus > "$tmp/out" 2> "$tmp/err" < /dev/null
+rc=$?
+ok=0
+[ "$rc" = 2 ] && [ -s "$tmp/err" ] && [ ! -s "$tmp/out" ] && ok=1
+result $ok "scripts/selftest-patches --bogus is refused with a message and exit 2 (exit $rc)" "$tmp/err" "$tmp/out"
+
+echo "TAP version 13"
+echo "1..$n"
+printf '%s\n' "${lines[@]}"
