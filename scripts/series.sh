@@ -34,3 +34,23 @@ series_patches() {
 	done < "$top/patches/topics"
 	[ ${#patches[@]} -gt 0 ] || { SERIES_ERROR="no patches"; return 1; }
 }
+
+# The text that keys a patched tree (scripts/build): the patches less what
+# they carry from the repository, which the build takes from there anyway
+# (src/*.rs over mm/*.rs; the kselftests from tests/, the ABI entries are
+# not built). Their new-file sections, the diffstat lines and format-patch's
+# "From <commit>" line change when those files do, and would otherwise make
+# an edit of a driver or a test rebuild the kernel from scratch.
+#
+#   series_key_text   the patches of series_patches() so filtered, on stdout
+series_key_text() {
+	awk '
+		/^From [0-9a-f]+ Mon Sep 17 00:00:00 2001$/ { next }
+		/^diff --git / {
+			carried = $3 ~ /^a\/(mm\/(zero_page|hugetlb_prezero)\.rs|Documentation\/ABI\/testing\/|tools\/testing\/selftests\/prezero\/)/
+		}
+		/^-- $/ { carried = 0 }
+		carried { next }
+		/^ .* \| +[0-9]+ ?[-+]*$/ || /^ [0-9]+ files? changed/ { next }
+		{ print }' "${patches[@]}" /dev/null
+}

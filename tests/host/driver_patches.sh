@@ -6,8 +6,9 @@
 # in a temporary copy of patches/, src/ and scripts/, a line appended to
 # src/zero_page.rs makes --check fail naming the patch, and
 # scripts/driver-patches writes it into that patch, after which --check
-# passes and the patch adds the line; an unknown option exits 2 with a
-# message. Prints TAP. Run by "make check".
+# passes and the patch adds the line, and the key of scripts/build's
+# patched tree stays the same; an unknown option exits 2 with a message.
+# Prints TAP. Run by "make check".
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
@@ -37,6 +38,9 @@ result $ok "scripts/driver-patches --check: patches/ carry src/*.rs (exit $rc)" 
 copy=$tmp/repo
 mkdir -p "$copy"
 cp -a "$top/patches" "$top/src" "$top/scripts" "$copy/"
+# The text that keys scripts/build's patched tree (scripts/series.sh).
+key() { (cd "$1" && . scripts/series.sh && series_patches && series_key_text) | sha256sum; }
+key_before=$(key "$copy")
 line="// driver_patches.sh $$ $(date +%s)"
 echo "$line" >> "$copy/src/zero_page.rs"
 patch=$(grep -lx 'diff --git a/mm/zero_page.rs b/mm/zero_page.rs' "$copy"/patches/*/*.patch | head -n 1)
@@ -65,7 +69,14 @@ if [ -n "$patch" ] && [ "$rc" = 0 ] && [ "$rc2" = 0 ] &&
 fi
 result $ok "scripts/driver-patches writes the line into $rel, --check passes (exit $rc, $rc2)" "$tmp/out"
 
-# 4. Bad usage.
+# 4. The patched tree's key did not change: scripts/build copies src/ over
+#    its mm/ and does not rebuild the kernel from scratch.
+key_after=$(key "$copy")
+ok=0
+[ -n "$patch" ] && ! cmp -s "$patch" "$top/${rel}" && [ "$key_before" = "$key_after" ] && ok=1
+result $ok "the source key of scripts/build stays the same when only the carried driver changed"
+
+# 5. Bad usage.
 timeout 60 "$top/scripts/driver-patches" --bogus > "$tmp/out" 2> "$tmp/err" < /dev/null
 rc=$?
 ok=0
