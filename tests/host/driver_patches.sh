@@ -13,20 +13,7 @@
 top=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-lines=()
-result() {	# OK DESCRIPTION [FILE...]: one TAP line, FILEs as comments if not OK
-	local ok=$1 desc=$2
-	shift 2
-	n=$((n + 1))
-	if [ "$ok" = 1 ]; then
-		lines+=("ok $n $desc")
-	else
-		lines+=("not ok $n $desc")
-		[ $# = 0 ] ||
-			mapfile -t -O "${#lines[@]}" lines < <(head -n 5 "$@" 2>/dev/null | sed 's/^/# /')
-	fi
-}
+. "$top/tests/host/lib/tap.sh"
 
 # 1. The repository as it is.
 timeout 120 "$top/scripts/driver-patches" --check > "$tmp/out" 2>&1
@@ -83,6 +70,4 @@ ok=0
 [ "$rc" = 2 ] && [ -s "$tmp/err" ] && [ ! -s "$tmp/out" ] && ok=1
 result $ok "scripts/driver-patches --bogus is refused with a message and exit 2 (exit $rc)" "$tmp/err" "$tmp/out"
 
-echo "TAP version 13"
-echo "1..$n"
-printf '%s\n' "${lines[@]}"
+tap_print
