@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Host-side entry points. The kernel build itself is driven by
-# scripts/build (the project is built in-tree as mm/zero_page/, see Kbuild).
+# scripts/build (Linux 7.3 with the series of patches/, the drivers of src/
+# in-tree as mm/*.rs).
 
 .PHONY: all setup build build-debug run check check-migrate check-mm bench stress hw-costs deb run-debian check-debian clean distclean help
 
