@@ -12,7 +12,7 @@ help:
 	@echo "make run    build, boot the guest and show the feature working"
 	@echo "make check  build the debug kernel and run every kselftest in the guest (ARCH=arm64: the arm64 guest)"
 	@echo "make check-migrate  live migration of a guest whose host zeroes (1.5 min)"
-	@echo "make check-mm  the kernel's mm selftests, features off vs on (21 min alone, more shared)"
+	@echo "make check-mm  the kernel's mm selftests, features off vs on (15 min alone, more shared)"
 	@echo "make bench  baseline vs pre-zeroed benchmark (same boot, ratios; BENCH_ARGS=\"--only qemu\" ...)"
 	@echo "make stress long torture run (10^6 checked allocations) on the debug kernel"
 	@echo "make hw-costs  clearing costs of this machine's CPU, on the host (no guest; HW_COSTS_ARGS=...)"
