@@ -14,6 +14,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 . "$top/tests/host/lib/tap.sh"
+. "$top/tests/host/lib/patch.sh"
 
 # 1. The repository as it is.
 timeout 120 "$top/scripts/driver-patches" --check > "$tmp/out" 2>&1
@@ -47,10 +48,7 @@ rc2=$?
 ok=0
 if [ -n "$patch" ] && [ "$rc" = 0 ] && [ "$rc2" = 0 ] &&
    grep -qF "updated $rel" "$tmp/out"; then
-	# The section of mm/zero_page.rs, without its "+" prefixes.
-	awk '/^diff --git / || $0 == "-- " { s = 0 }
-	     $0 == "diff --git a/mm/zero_page.rs b/mm/zero_page.rs" { s = 1 }
-	     s && h { print substr($0, 2) } s && /^@@ / { h = 1 }' "$patch" > "$tmp/carried"
+	carried "$patch" mm/zero_page.rs > "$tmp/carried"
 	cmp -s "$tmp/carried" "$copy/src/zero_page.rs" &&
 		[ "$(tail -n 1 "$tmp/carried")" = "$line" ] && ok=1
 fi

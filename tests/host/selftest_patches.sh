@@ -15,6 +15,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 . "$top/tests/host/lib/tap.sh"
+. "$top/tests/host/lib/patch.sh"
 copy_repo() {	# DIR: a copy of what the script reads
 	rm -rf "$1"
 	mkdir -p "$1"
@@ -54,10 +55,7 @@ else
 	ok=0
 	if [ -n "$patch" ] && [ "$rc" = 0 ] && [ "$rc2" = 0 ] &&
 	   grep -qF "updated $rel" "$tmp/out"; then
-		awk -v h="diff --git a/$file b/$file" '
-			/^diff --git / || $0 == "-- " { s = 0 }
-			$0 == h { s = 1 }
-			s && hunk { print substr($0, 2) } s && /^@@ / { hunk = 1 }' "$patch" > "$tmp/carried"
+		carried "$patch" "$file" > "$tmp/carried"
 		cmp -s "$tmp/carried" "$copy/tests/zero_page_hits.c" &&
 			[ "$(tail -n 1 "$tmp/carried")" = "$line" ] && ok=1
 	fi
