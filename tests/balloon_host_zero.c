@@ -28,6 +28,11 @@
 #define OVERCOMMIT "/proc/sys/vm/nr_overcommit_hugepages"
 #define TEST_DIRTY "/sys/module/virtio_balloon/parameters/host_zero_test_dirty"
 #define TRUST_MSG "checking, then trusting it"
+#define PR_ORDER "/sys/module/page_reporting/parameters/page_reporting_order"
+/* The driver reads every byte of what the host acknowledged first... */
+#define CHECK_ALL (64 * MIB)
+/* ... the block that ends that budget in full (MAX_PAGE_ORDER, x86) */
+#define MAX_BLOCK (4 * MIB)
 #define BROKEN_MSG "no longer trusted"
 
 static long long saved_overcommit = -1;
@@ -91,7 +96,8 @@ static unsigned long guest_ram_mib(void)
 int main(void)
 {
 	long long vfailed, vchecked;
-	struct deltas d0, d;
+	struct deltas probe, d0, d;
+	long long order, limit;
 	unsigned long ram;
 	char *held;
 	bool zero;
@@ -101,7 +107,7 @@ int main(void)
 	balloon_host_zero_require(&vfailed, &vchecked);
 	saved_overcommit = read_num_file(OVERCOMMIT);
 	atexit(restore);
-	ksft_set_plan(15);
+	ksft_set_plan(16);
 
 	/* No opt-in: the host may or may not zero, the guest trusts nothing. */
 	ksft_test_result(balloon_load(false), "virtio_balloon without host zeroing\n");
@@ -124,6 +130,7 @@ int main(void)
 	if (sysfs_write(ZP_VERIFY, "1", 1))
 		ksft_exit_fail_msg("cannot enable verify_zeroed\n");
 	before = klog_count(TRUST_MSG);
+	probe = snap();
 	ksft_test_result(balloon_load(true) && klog_count(TRUST_MSG) == before + 1,
 			 "virtio_balloon host_zeroes_pages=1 says it checks\n");
 	dirty_free_memory(KEEP, PATTERN);
@@ -134,6 +141,17 @@ int main(void)
 			 d.checked > 0 && d.failed == 0,
 			 "a pass marks host-zeroed blocks, checked (%d, %lld pages, %lld checked)\n",
 			 ret, d.pages, d.checked);
+
+	/*
+	 * What the check reads, the host backs again where guest memory is
+	 * shared: after the first CHECK_ALL, one page per reported block.
+	 */
+	d = since(probe);
+	order = read_num_file(PR_ORDER);
+	limit = (CHECK_ALL + MAX_BLOCK) / PAGE_SZ + (order >= 0 ? d.pages >> order : 0);
+	ksft_test_result(order >= 0 && d.checked <= limit,
+			 "since probe the check read %lld pages of %lld marked (at most %lld)\n",
+			 d.checked, d.pages, limit);
 
 	/*
 	 * hugetlb first: the THPs that the THP faults free stay dirty on the

@@ -6,8 +6,9 @@
  * pages (to a host that zeroes them, host_zeroes_pages=1), zero_page stands
  * by, and it reports again once the balloon is removed.
  * - Loading virtio_balloon while zero_page is enabled binds the device; the
- *   balloon reports (prezero_host_checked rises after a pass), also the
- *   blocks zero_page reported before (PG_reported is forgotten at a switch),
+ *   balloon reports (prezero_pages rises by what it checks and marks after
+ *   a pass), also the blocks zero_page reported before (PG_reported is
+ *   forgotten at a switch),
  *   and zero_page's flush fails with EBUSY while it stands by.
  * - Enabling zero_page while the balloon reports works and stands by.
  * - Removing the balloon makes zero_page report again: its flush clears.
@@ -55,21 +56,37 @@ static bool zp_flush_clears(void)
 	return zp_write("flush", "1") == 0 && zp_read("zeroed_pages") > before;
 }
 
-/*
- * Whether the balloon reported at least 128 MiB since prezero_host_checked
- * was `since` (in the pass started at registration or in the immediate one
- * run here): a driver that was just loaded checks every page it trusts.
- */
-static bool balloon_reported(long long since)
+struct reported {
+	long long marked, checked;
+};
+
+static struct reported reported_now(void)
 {
-	return pr_flush() == 0 &&
-	       vmstat_get("prezero_host_checked") - since >= (long long)(128 * MIB / PAGE_SZ);
+	return (struct reported){ vmstat_get("prezero_pages"),
+				  vmstat_get("prezero_host_checked") };
+}
+
+/*
+ * Whether the balloon reported at least 128 MiB since `since` (in the pass
+ * started at registration or in the immediate one run here): the host
+ * zeroed them, the guest checked them and marked them zero. zero_page,
+ * standing by, marks nothing meanwhile.
+ */
+static bool balloon_reported(struct reported since)
+{
+	struct reported now;
+
+	if (pr_flush())
+		return false;
+	now = reported_now();
+	return now.marked - since.marked >= (long long)(128 * MIB / PAGE_SZ) &&
+	       now.checked > since.checked;
 }
 
 int main(void)
 {
 	int round, i, steps0, stands0, again0, steps, stands, again;
-	long long checked;
+	struct reported checked;
 
 	ksft_print_header();
 	zp_require();
@@ -87,7 +104,7 @@ int main(void)
 		unload_module("virtio_balloon");
 		zp_enable_flush_only();
 		zp_flush_clears();
-		checked = vmstat_get("prezero_host_checked");
+		checked = reported_now();
 		balloon_load(true);
 		passed[A_BOUND] += balloon_bound();
 		passed[A_STANDBY] += pr_device_is("virtio_balloon", "reporting") &&
@@ -101,7 +118,7 @@ int main(void)
 
 		/* The balloon first, then zero_page. */
 		zp_write("enabled", "0");
-		checked = vmstat_get("prezero_host_checked");
+		checked = reported_now();
 		balloon_load(true);
 		passed[B_REPORTED] += balloon_bound() && balloon_reported(checked);
 		passed[B_ENABLED] += zp_write("enabled", "1") == 0 &&
