@@ -154,7 +154,15 @@ int main(void)
 		ksft_exit_skip("no cgroup v2 CPU controller with cpu.max\n");
 	system("modprobe hwpoison_inject 2>/dev/null; "
 	       "mount -t debugfs none /sys/kernel/debug 2>/dev/null");
-	/* A fresh page, not zeroed. */
+	/*
+	 * A fresh page, not zeroed. Without a 1 GiB page to be had nothing
+	 * below runs: skip rather than pass with every result skipped.
+	 */
+	hp_set_pool(0, KB, 0);
+	if (hp_set_pool(0, KB, 1) != 1) {
+		hp_set_pool(0, KB, 0);
+		ksft_exit_skip("cannot get a 1 GiB page (boot with hugepagesz=1G hugepages=1)\n");
+	}
 	hp_set_pool(0, KB, 0);
 	ksft_set_plan(4);
 
