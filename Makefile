@@ -4,7 +4,7 @@
 # scripts/build (Linux 7.3 with the series of patches/, the drivers of src/
 # in-tree as mm/*.rs).
 
-.PHONY: all setup build build-debug run check check-migrate check-mm bench stress hw-costs deb run-debian check-debian clean distclean help
+.PHONY: all setup build build-debug run check check-migrate check-mm check-selftests bench stress hw-costs deb run-debian check-debian clean distclean help
 
 all: build
 
@@ -13,6 +13,7 @@ help:
 	@echo "make check  build the debug kernel and run every kselftest in the guest (ARCH=arm64: the arm64 guest)"
 	@echo "make check-migrate  live migration of a guest whose host zeroes (1.5 min)"
 	@echo "make check-mm  the kernel's mm selftests, features off vs on (15 min alone, more shared)"
+	@echo "make check-selftests  the posted tools/testing/selftests/prezero, make install + run_kselftest.sh in one plain boot (4 min; last step of make check)"
 	@echo "make bench  baseline vs pre-zeroed benchmark (same boot, ratios; BENCH_ARGS=\"--only qemu\" ...)"
 	@echo "make stress long torture run (10^6 checked allocations) on the debug kernel"
 	@echo "make hw-costs  clearing costs of this machine's CPU, on the host (no guest; HW_COSTS_ARGS=...)"
@@ -45,6 +46,10 @@ check-migrate:
 
 check-mm:
 	scripts/check-mm
+
+# CHECK_SELFTESTS_ARGS=--each-config: also the boots the tests need.
+check-selftests:
+	scripts/check-selftests $(CHECK_SELFTESTS_ARGS)
 
 bench:
 	scripts/bench $(BENCH_ARGS)

@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Counting the results of guest runs (sourced, not run). Shared by
+# scripts/check and scripts/check-selftests, which keep the totals in
+# pass, fail and skip and the reasons of failures outside the tests in
+# failures=().
+#
+#   count FILE          adds the results of the kselftest TAP stream FILE
+#                       (run_kselftest.sh's format, or scripts/guest/run-tests')
+#                       to pass, fail and skip
+#   boot_status WHAT RC ERR
+#                       counts vm-run's exit status RC for the boot WHAT
+#                       ("boot 2"), whose stderr is in the file ERR: a
+#                       timeout, panic or kernel splat is one failure more
+
+# Count one TAP stream. A program's own results ("# ok N", "# not ok N")
+# count one by one; a program that failed without a failing result of its
+# own (a crash, a timeout) counts as one more failure.
+count() {
+	local counts p f s
+	counts=$(tr -d '\r' < "$1" | awk '
+		function flush() {
+			if (inprog && top != "") {
+				if (top == "fail" && !ifail) f++
+				if (!seen) { if (top == "pass") p++; else if (top == "skip") s++ }
+			}
+			inprog = 0; seen = 0; ifail = 0; top = ""
+		}
+		/^# selftests: / { flush(); inprog = 1; next }
+		/^# (# )?(not )?ok [0-9]+/ && inprog {
+			seen = 1
+			if ($0 ~ /^# (# )?not ok/) { f++; ifail = 1 }
+			else if ($0 ~ /# SKIP/) s++
+			else p++
+			next
+		}
+		/^not ok [0-9]+/ { if (inprog) { top = "fail"; flush() } else f++; next }
+		/^ok [0-9]+/ {
+			if (inprog) { top = ($0 ~ /# SKIP/) ? "skip" : "pass"; flush() }
+			else if ($0 ~ /# SKIP/) s++; else p++
+			next
+		}
+		END { flush(); print p + 0, f + 0, s + 0 }')
+	read -r p f s <<< "$counts"
+	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+}
+
+# vm-run's exit status: 0 or 1 is the command's (its failures are in the
+# TAP stream); the others are failures of the boot itself.
+boot_status() {
+	local what=$1 rc=$2 err=$3
+	case $rc in
+	0|1) ;;
+	124) fail=$((fail + 1)); failures+=("$what: timeout") ;;
+	125) fail=$((fail + 1)); failures+=("$what: guest panic or crash") ;;
+	126) fail=$((fail + 1)); failures+=("$what: kernel splat (WARNING/BUG/lockdep/bad page)") ;;
+	*) fail=$((fail + 1)); failures+=("$what: vm-run exited with $rc") ;;
+	esac
+	if [ "$rc" = 1 ] && grep -q "kernel splat" "$err"; then
+		fail=$((fail + 1)); failures+=("$what: kernel splat (WARNING/BUG/lockdep/bad page)")
+	fi
+}
