@@ -37,17 +37,19 @@ series_patches() {
 
 # The text that keys a patched tree (scripts/build): the patches less what
 # they carry from the repository, which the build takes from there anyway
-# (src/*.rs over mm/*.rs; the kselftests from tests/, the ABI entries are
-# not built). Their new-file sections, the diffstat lines and format-patch's
-# "From <commit>" line change when those files do, and would otherwise make
-# an edit of a driver or a test rebuild the kernel from scratch.
+# (src/*.rs over mm/*.rs; the kselftests from tests/; the ABI entries and
+# the admin guides, Documentation/admin-guide/mm/zero_page.rst and
+# hugetlb_prezero.rst, are not built). Their new-file sections, the
+# diffstat lines and format-patch's "From <commit>" line change when those
+# files do, and would otherwise make an edit of a driver, a test or a guide
+# rebuild the kernel from scratch.
 #
 #   series_key_text   the patches of series_patches() so filtered, on stdout
 series_key_text() {
 	awk '
 		/^From [0-9a-f]+ Mon Sep 17 00:00:00 2001$/ { next }
 		/^diff --git / {
-			carried = $3 ~ /^a\/(mm\/(zero_page|hugetlb_prezero)\.rs|Documentation\/ABI\/testing\/|tools\/testing\/selftests\/prezero\/)/
+			carried = $3 ~ /^a\/(mm\/(zero_page|hugetlb_prezero)\.rs|Documentation\/ABI\/testing\/|Documentation\/admin-guide\/mm\/(zero_page|hugetlb_prezero)\.rst|tools\/testing\/selftests\/prezero\/)/
 		}
 		/^-- $/ { carried = 0 }
 		carried { next }

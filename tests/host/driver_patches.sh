@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # scripts/driver-patches: the series of patches/ carries the drivers'
-# sources of truth, src/*.rs, as the files its patches add (mm/NAME.rs);
-# in a temporary copy of patches/, src/ and scripts/, a line appended to
+# sources of truth, src/*.rs, as the files its patches add (mm/NAME.rs),
+# and their ABI entries and admin guides (Documentation/); in a temporary
+# copy of patches/, src/, Documentation/ and scripts/, a line appended to
 # src/zero_page.rs makes --check fail naming the patch, and
 # scripts/driver-patches writes it into that patch, after which --check
 # passes and the patch adds the line, and the key of scripts/build's
-# patched tree stays the same; an unknown option exits 2 with a message.
-# Prints TAP. Run by "make check".
+# patched tree stays the same; the same for a line appended to
+# Documentation/admin-guide/mm/hugetlb_prezero.rst; an unknown option
+# exits 2 with a message. Prints TAP. Run by "make check".
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
@@ -20,12 +22,12 @@ trap 'rm -rf "$tmp"' EXIT
 timeout 120 "$top/scripts/driver-patches" --check > "$tmp/out" 2>&1
 rc=$?
 ok=0; [ "$rc" = 0 ] && ok=1
-result $ok "scripts/driver-patches --check: patches/ carry src/*.rs (exit $rc)" "$tmp/out"
+result $ok "scripts/driver-patches --check: patches/ carry src/*.rs and the documents (exit $rc)" "$tmp/out"
 
 # 2. A copy with a line appended to src/zero_page.rs.
 copy=$tmp/repo
 mkdir -p "$copy"
-cp -a "$top/patches" "$top/src" "$top/scripts" "$copy/"
+cp -a "$top/patches" "$top/src" "$top/Documentation" "$top/scripts" "$copy/"
 # The text that keys scripts/build's patched tree (scripts/series.sh).
 key() { (cd "$1" && . scripts/series.sh && series_patches && series_key_text) | sha256sum; }
 key_before=$(key "$copy")
@@ -61,7 +63,40 @@ ok=0
 [ -n "$patch" ] && ! cmp -s "$patch" "$top/${rel}" && [ "$key_before" = "$key_after" ] && ok=1
 result $ok "the source key of scripts/build stays the same when only the carried driver changed"
 
-# 5. Bad usage.
+# 5. A line appended to the admin guide of hugetlb_prezero: --check exits
+#    1 naming the patch that adds it, scripts/driver-patches writes it
+#    back, and the key stays the same.
+guide=Documentation/admin-guide/mm/hugetlb_prezero.rst
+key_before=$(key "$copy")
+gline="driver_patches.sh $$ $(date +%s)"
+echo "$gline" >> "$copy/$guide"
+gpatch=$(grep -lx "diff --git a/$guide b/$guide" "$copy"/patches/*/*.patch | head -n 1)
+grel=${gpatch#"$copy"/}
+timeout 120 "$copy/scripts/driver-patches" --check > "$tmp/out" 2>&1
+rc=$?
+ok=0
+[ -n "$gpatch" ] && [ "$rc" = 1 ] && grep -qF "$grel does not carry $guide" "$tmp/out" && ok=1
+result $ok "a line appended to $guide: --check exits 1 naming ${grel:-the patch} (exit $rc)" "$tmp/out"
+
+timeout 120 "$copy/scripts/driver-patches" > "$tmp/out" 2>&1
+rc=$?
+timeout 120 "$copy/scripts/driver-patches" --check >> "$tmp/out" 2>&1
+rc2=$?
+ok=0
+if [ -n "$gpatch" ] && [ "$rc" = 0 ] && [ "$rc2" = 0 ] &&
+   grep -qF "updated $grel from $guide" "$tmp/out"; then
+	carried "$gpatch" "$guide" > "$tmp/carried"
+	cmp -s "$tmp/carried" "$copy/$guide" &&
+		[ "$(tail -n 1 "$tmp/carried")" = "$gline" ] && ok=1
+fi
+result $ok "scripts/driver-patches writes the line into ${grel:-the patch}, --check passes (exit $rc, $rc2)" "$tmp/out"
+
+key_after=$(key "$copy")
+ok=0
+[ -n "$gpatch" ] && ! cmp -s "$gpatch" "$top/$grel" && [ "$key_before" = "$key_after" ] && ok=1
+result $ok "the source key of scripts/build stays the same when only a carried guide changed"
+
+# 6. Bad usage.
 timeout 60 "$top/scripts/driver-patches" --bogus > "$tmp/out" 2> "$tmp/err" < /dev/null
 rc=$?
 ok=0
