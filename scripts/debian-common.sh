@@ -42,3 +42,30 @@ deb_file() {
 check_uint() {
 	[[ "$2" =~ ^[0-9]+$ ]] || usage_error "$1 needs a number, not '$2'"
 }
+
+# Take the guest lock on file descriptor 7, held until the script ends;
+# waits for another guest. A caller that holds it already ("flock
+# /tmp/zero_page-guest.lock make check-debian", an ancestor of this process
+# in /proc/locks) is not waited for: that would wait for ever.
+guest_lock() {
+	local ino holder p
+	exec 7>"$GUEST_LOCK"
+	ino=$(stat -c %i "$GUEST_LOCK")
+	# "1: FLOCK ADVISORY WRITE <pid> <maj>:<min>:<inode> 0 EOF"; waiters
+	# ("1: -> FLOCK ...") are not holders.
+	for holder in $(awk -v ino="$ino" \
+		'$2 == "FLOCK" { n = split($6, d, ":"); if (d[n] == ino) print $5 }' /proc/locks); do
+		p=$$
+		while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+			if [ "$p" = "$holder" ]; then
+				note "the guest lock is held by the caller (pid $holder)"
+				return 0
+			fi
+			p=$(awk '$1 == "PPid:" { print $2 }' "/proc/$p/status" 2>/dev/null)
+		done
+	done
+	if ! flock -n 7; then
+		note "waiting for another guest to finish ($GUEST_LOCK)"
+		flock 7
+	fi
+}
