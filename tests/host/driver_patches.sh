@@ -32,29 +32,11 @@ cp -a "$top/patches" "$top/src" "$top/Documentation" "$top/scripts" "$copy/"
 key() { (cd "$1" && . scripts/series.sh && series_patches && series_key_text) | sha256sum; }
 key_before=$(key "$copy")
 line="// driver_patches.sh $$ $(date +%s)"
-echo "$line" >> "$copy/src/zero_page.rs"
-patch=$(grep -lx 'diff --git a/mm/zero_page.rs b/mm/zero_page.rs' "$copy"/patches/*/*.patch | head -n 1)
-rel=${patch#"$copy"/}
-timeout 120 "$copy/scripts/driver-patches" --check > "$tmp/out" 2>&1
-rc=$?
-ok=0
-[ -n "$patch" ] && [ "$rc" = 1 ] && grep -qF "$rel does not carry src/zero_page.rs" "$tmp/out" && ok=1
-result $ok "a line appended to src/zero_page.rs: --check exits 1 naming ${rel:-the patch} (exit $rc)" "$tmp/out"
+drift_is_seen driver-patches "$copy" src/zero_page.rs mm/zero_page.rs "$line"
 
 # 3. scripts/driver-patches writes it back: --check passes, the patch's
 #    new-file section ends with the line.
-timeout 120 "$copy/scripts/driver-patches" > "$tmp/out" 2>&1
-rc=$?
-timeout 120 "$copy/scripts/driver-patches" --check >> "$tmp/out" 2>&1
-rc2=$?
-ok=0
-if [ -n "$patch" ] && [ "$rc" = 0 ] && [ "$rc2" = 0 ] &&
-   grep -qF "updated $rel" "$tmp/out"; then
-	carried "$patch" mm/zero_page.rs > "$tmp/carried"
-	cmp -s "$tmp/carried" "$copy/src/zero_page.rs" &&
-		[ "$(tail -n 1 "$tmp/carried")" = "$line" ] && ok=1
-fi
-result $ok "scripts/driver-patches writes the line into $rel, --check passes (exit $rc, $rc2)" "$tmp/out"
+drift_is_written driver-patches "$copy" src/zero_page.rs mm/zero_page.rs "$line"
 
 # 4. The patched tree's key did not change: scripts/build copies src/ over
 #    its mm/ and does not rebuild the kernel from scratch.
@@ -68,32 +50,12 @@ result $ok "the source key of scripts/build stays the same when only the carried
 #    back, and the key stays the same.
 guide=Documentation/admin-guide/mm/hugetlb_prezero.rst
 key_before=$(key "$copy")
-gline="driver_patches.sh $$ $(date +%s)"
-echo "$gline" >> "$copy/$guide"
-gpatch=$(grep -lx "diff --git a/$guide b/$guide" "$copy"/patches/*/*.patch | head -n 1)
-grel=${gpatch#"$copy"/}
-timeout 120 "$copy/scripts/driver-patches" --check > "$tmp/out" 2>&1
-rc=$?
-ok=0
-[ -n "$gpatch" ] && [ "$rc" = 1 ] && grep -qF "$grel does not carry $guide" "$tmp/out" && ok=1
-result $ok "a line appended to $guide: --check exits 1 naming ${grel:-the patch} (exit $rc)" "$tmp/out"
-
-timeout 120 "$copy/scripts/driver-patches" > "$tmp/out" 2>&1
-rc=$?
-timeout 120 "$copy/scripts/driver-patches" --check >> "$tmp/out" 2>&1
-rc2=$?
-ok=0
-if [ -n "$gpatch" ] && [ "$rc" = 0 ] && [ "$rc2" = 0 ] &&
-   grep -qF "updated $grel from $guide" "$tmp/out"; then
-	carried "$gpatch" "$guide" > "$tmp/carried"
-	cmp -s "$tmp/carried" "$copy/$guide" &&
-		[ "$(tail -n 1 "$tmp/carried")" = "$gline" ] && ok=1
-fi
-result $ok "scripts/driver-patches writes the line into ${grel:-the patch}, --check passes (exit $rc, $rc2)" "$tmp/out"
-
+line="driver_patches.sh $$ $(date +%s)"
+drift_is_seen driver-patches "$copy" "$guide" "$guide" "$line"
+drift_is_written driver-patches "$copy" "$guide" "$guide" "$line"
 key_after=$(key "$copy")
 ok=0
-[ -n "$gpatch" ] && ! cmp -s "$gpatch" "$top/$grel" && [ "$key_before" = "$key_after" ] && ok=1
+[ -n "$patch" ] && ! cmp -s "$patch" "$top/$rel" && [ "$key_before" = "$key_after" ] && ok=1
 result $ok "the source key of scripts/build stays the same when only a carried guide changed"
 
 # 6. Bad usage.

@@ -32,15 +32,8 @@ result $ok "scripts/selftest-patches --check: patches/selftests carry tests/ (ex
 copy=$tmp/repo
 copy_repo "$copy"
 line="// selftest_patches.sh $$ $(date +%s)"
-echo "$line" >> "$copy/tests/zero_page_hits.c"
 file=tools/testing/selftests/prezero/zero_page_hits.c
-patch=$(grep -lx "diff --git a/$file b/$file" "$copy"/patches/selftests/*.patch | head -n 1)
-rel=${patch#"$copy"/}
-timeout 60 "$copy/scripts/selftest-patches" --check > "$tmp/out" 2>&1
-rc=$?
-ok=0
-[ -n "$patch" ] && [ "$rc" = 1 ] && grep -qF "$rel does not carry tests/zero_page_hits.c" "$tmp/out" && ok=1
-result $ok "a line appended to tests/zero_page_hits.c: --check exits 1 naming ${rel:-the patch} (exit $rc)" "$tmp/out"
+drift_is_seen selftest-patches "$copy" tests/zero_page_hits.c "$file" "$line"
 
 # 3. scripts/selftest-patches writes it back: --check passes, the patch's
 #    section of the file ends with the line, the patch still applies.
@@ -48,18 +41,7 @@ tarball=${KERNEL_TARBALL:-${ZERO_PAGE_CACHE:-$HOME/.cache/zero_page}/linux-sourc
 if [ ! -f "$tarball" ]; then
 	result skip "scripts/selftest-patches writes the line into the patch: no kernel tarball $tarball"
 else
-	timeout 300 "$copy/scripts/selftest-patches" > "$tmp/out" 2>&1
-	rc=$?
-	timeout 60 "$copy/scripts/selftest-patches" --check >> "$tmp/out" 2>&1
-	rc2=$?
-	ok=0
-	if [ -n "$patch" ] && [ "$rc" = 0 ] && [ "$rc2" = 0 ] &&
-	   grep -qF "updated $rel" "$tmp/out"; then
-		carried "$patch" "$file" > "$tmp/carried"
-		cmp -s "$tmp/carried" "$copy/tests/zero_page_hits.c" &&
-			[ "$(tail -n 1 "$tmp/carried")" = "$line" ] && ok=1
-	fi
-	result $ok "scripts/selftest-patches writes the line into $rel, --check passes (exit $rc, $rc2)" "$tmp/out"
+	drift_is_written selftest-patches "$copy" tests/zero_page_hits.c "$file" "$line"
 fi
 
 # 4. A test that the manifest does not name.
