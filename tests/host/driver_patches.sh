@@ -59,10 +59,6 @@ ok=0
 result $ok "the source key of scripts/build stays the same when only a carried guide changed"
 
 # 6. Bad usage.
-timeout 60 "$top/scripts/driver-patches" --bogus > "$tmp/out" 2> "$tmp/err" < /dev/null
-rc=$?
-ok=0
-[ "$rc" = 2 ] && [ -s "$tmp/err" ] && [ ! -s "$tmp/out" ] && ok=1
-result $ok "scripts/driver-patches --bogus is refused with a message and exit 2 (exit $rc)" "$tmp/err" "$tmp/out"
+bogus_option_is_refused driver-patches
 
 tap_print

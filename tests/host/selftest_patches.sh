@@ -64,10 +64,6 @@ ok=0
 result $ok "a config line added to the manifest: --check exits 1 naming the config file (exit $rc)" "$tmp/out"
 
 # 6. Bad usage.
-timeout 60 "$top/scripts/selftest-patches" --bogus > "$tmp/out" 2> "$tmp/err" < /dev/null
-rc=$?
-ok=0
-[ "$rc" = 2 ] && [ -s "$tmp/err" ] && [ ! -s "$tmp/out" ] && ok=1
-result $ok "scripts/selftest-patches --bogus is refused with a message and exit 2 (exit $rc)" "$tmp/err" "$tmp/out"
+bogus_option_is_refused selftest-patches
 
 tap_print

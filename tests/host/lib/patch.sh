@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# Reading the patches of patches/ in the host-side checks (sourced, not
-# run):
+# Reading the patches of patches/ and checking the tools that write them,
+# in the host-side checks (sourced after tap.sh, not run; they use $top,
+# the repository, and $tmp, a scratch directory):
 #
 #   carried PATCH FILE    prints the contents that PATCH gives FILE (a
 #                         path in the kernel tree) where it adds FILE as
@@ -56,4 +57,14 @@ drift_is_written() {
 			[ "$(tail -n 1 "$tmp/carried")" = "$line" ] && ok=1
 	fi
 	result $ok "$tool writes the line of $src into ${rel:-the patch}, --check passes (exit $rc, $rc2)" "$tmp/out"
+}
+
+# bogus_option_is_refused TOOL: scripts/TOOL --bogus exits 2 with a
+# message on stderr and nothing on stdout (one TAP result).
+bogus_option_is_refused() {
+	local rc ok=0
+	timeout 60 "$top/scripts/$1" --bogus > "$tmp/out" 2> "$tmp/err" < /dev/null
+	rc=$?
+	[ "$rc" = 2 ] && [ -s "$tmp/err" ] && [ ! -s "$tmp/out" ] && ok=1
+	result $ok "scripts/$1 --bogus is refused with a message and exit 2 (exit $rc)" "$tmp/err" "$tmp/out"
 }
