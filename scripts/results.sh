@@ -1,10 +1,20 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# Counting the results of guest runs (sourced, not run). Shared by
-# scripts/check and scripts/check-selftests, which keep the totals in
-# pass, fail and skip and the reasons of failures outside the tests in
-# failures=().
+# Guest runs and their results (sourced, not run). Shared by scripts/check
+# and scripts/check-selftests, which keep the totals in pass, fail and
+# skip and the reasons of failures outside the tests in failures=().
 #
+#   vm_run_options FILE prints the options of the "vm-run:" line of the test
+#                       FILE (nothing without one)
+#   group_by_options NAME OPTS
+#                       adds NAME to the boot with the vm-run options OPTS:
+#                       groups["o:OPTS"] lists its names, order its keys in
+#                       the order first seen (the caller declares both)
+#   guest_run WHAT BASE ARG...
+#                       runs scripts/vm-run ARG..., its TAP stream on stdout
+#                       and in BASE.tap, its stderr in BASE.err and then on
+#                       stderr, and counts both for the boot WHAT (count,
+#                       boot_status)
 #   count FILE          adds the results of the kselftest TAP stream FILE
 #                       (run_kselftest.sh's format, or scripts/guest/run-tests')
 #                       to pass, fail and skip
@@ -59,4 +69,24 @@ boot_status() {
 	if [ "$rc" = 1 ] && grep -q "kernel splat" "$err"; then
 		fail=$((fail + 1)); failures+=("$what: kernel splat (WARNING/BUG/lockdep/bad page)")
 	fi
+}
+
+vm_run_options() {
+	sed -n 's/^\(\/\/\|#\|\s*\*\) vm-run: //p' "$1" | head -n 1
+}
+
+group_by_options() {
+	local key="o:$2"
+	[ -n "${groups[$key]+x}" ] || order+=("$key")
+	groups[$key]="${groups[$key]:-} $1"
+}
+
+guest_run() {
+	local what=$1 base=$2 rc
+	shift 2
+	"$TOP/scripts/vm-run" "$@" 2> "$base.err" | tee "$base.tap"
+	rc=${PIPESTATUS[0]}
+	cat "$base.err" >&2
+	count "$base.tap"
+	boot_status "$what" "$rc" "$base.err"
 }
