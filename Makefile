@@ -10,7 +10,7 @@ all: build
 
 help:
 	@echo "make run    build, boot the guest and show the feature working"
-	@echo "make check  build the debug kernel and run every kselftest in the guest (ARCH=arm64: the arm64 guest)"
+	@echo "make check  build the debug kernel and run every kselftest in the guest (ARCH=arm64: the arm64 guest, PAGE_SIZE=64k: with 64K pages)"
 	@echo "make check-migrate  live migration of a guest whose host zeroes (1.5 min)"
 	@echo "make check-mm  the kernel's mm selftests, features off vs on (15 min alone, more shared)"
 	@echo "make check-selftests  the posted tools/testing/selftests/prezero, make install + run_kselftest.sh in one plain boot (4 min; last step of make check)"
@@ -26,8 +26,9 @@ help:
 setup:
 	scripts/setup
 
-# ARCH=arm64: the cross-built guest (work in progress, see the README).
-ARCH_OPT = $(if $(ARCH),--arch $(ARCH))
+# ARCH=arm64: the cross-built guest (work in progress, see the README);
+# PAGE_SIZE=64k (arm64 only): its 64K-page kernel.
+ARCH_OPT = $(if $(ARCH),--arch $(ARCH)) $(if $(PAGE_SIZE),--page-size $(PAGE_SIZE))
 
 build:
 	scripts/build $(ARCH_OPT)

@@ -10,6 +10,13 @@
 #                       $PROG
 #   arch_option ...     "" for x86_64, "--arch arm64" otherwise: what to pass
 #                       on to the next script
+#   page_size_select SIZE
+#                       sets ZP_PAGE_SIZE (4k, the default, or 64k); a bad
+#                       SIZE exits 2
+#   page_size_check     after the options: exits 2 unless the architecture
+#                       has ZP_PAGE_SIZE (x86_64: 4k only; arm64: 4k, 64k)
+#   page_size_option    "" for 4k, "--page-size 64k" otherwise (scripts/build,
+#                       scripts/vm-run and scripts/check take it)
 
 arch_select() {
 	case "$1" in
@@ -54,4 +61,25 @@ arch_option() {
 	[ "$ZP_ARCH" = x86_64 ] || echo "--arch $ZP_ARCH"
 }
 
+page_size_select() {
+	case "$1" in
+	4k|4K|4096) ZP_PAGE_SIZE=4k ;;
+	64k|64K|65536) ZP_PAGE_SIZE=64k ;;
+	*) echo "$PROG: error: --page-size must be 4k or 64k, not '$1'" >&2
+	   exit 2 ;;
+	esac
+}
+
+page_size_check() {
+	[ "$ZP_PAGE_SIZE" = 4k ] || [ "$ZP_ARCH" = arm64 ] || {
+		echo "$PROG: error: --page-size $ZP_PAGE_SIZE: $ZP_ARCH has 4k pages only" >&2
+		exit 2
+	}
+}
+
+page_size_option() {
+	[ "$ZP_PAGE_SIZE" = 4k ] || echo "--page-size $ZP_PAGE_SIZE"
+}
+
 arch_select x86_64
+page_size_select 4k

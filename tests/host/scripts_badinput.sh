@@ -3,10 +3,12 @@
 #
 # Bad options of the scripts refuse to run: scripts/bench --only with no
 # list or an unknown part, --arch with no name or an unknown one
-# (scripts/setup, build, vm-run, check), scripts/check-selftests with an
-# unknown option or a test that patches/selftests does not post. Each must
-# exit 2 with a message on stderr and nothing on stdout, before it
-# installs, builds or boots anything. Prints TAP. Run by "make check".
+# (scripts/setup, build, vm-run, check), --page-size with no size, an
+# unknown one or 64k on x86-64 (build, vm-run, check),
+# scripts/check-selftests with an unknown option or a test that
+# patches/selftests does not post. Each must exit 2 with a message on
+# stderr and nothing on stdout, before it installs, builds or boots
+# anything. Prints TAP. Run by "make check".
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
@@ -17,6 +19,9 @@ lines=()
 for cmd in "bench --only" "bench --only foo" "bench --only qemu,bar" \
 	   "setup --arch" "setup --arch foo" "build --arch" "build --arch sparc" \
 	   "vm-run --arch" "vm-run --arch foo" "check --arch" "check --arch foo" \
+	   "build --page-size" "build --arch arm64 --page-size 16k" "build --page-size 64k" \
+	   "vm-run --arch arm64 --page-size 8k" "vm-run --page-size 64k" \
+	   "check --arch arm64 --page-size" "check --page-size 64k" \
 	   "check-selftests --foo" "check-selftests harness_boot"; do
 	# shellcheck disable=SC2086
 	timeout 60 "$top/scripts/"$cmd > "$tmp/out" 2> "$tmp/err" < /dev/null
