@@ -20,8 +20,9 @@
 #endif
 
 #define ZP_DIR "/sys/kernel/mm/zero_page"
-#define PAGE_SZ 4096UL
-#define THP_SZ (2 * MIB)
+/* The base page and PMD-mapped THP sizes of the running kernel. */
+#define PAGE_SZ ((unsigned long)psize())
+#define THP_SZ pmd_size()
 
 static inline bool zp_present(void)
 {
@@ -337,7 +338,7 @@ static inline long long populate_hits(char *p, size_t len)
 static inline size_t dirty_free_memory(size_t keep, unsigned char pattern)
 {
 	size_t avail = meminfo_get("MemFree");
-	double share = free_share_from_order(9);
+	double share = free_share_from_order(pmd_order());
 	size_t len, small = 0, done = 0;
 	char *p, *q = NULL;
 

@@ -110,7 +110,7 @@ int main(void)
 	hits = vmstat_get("prezero_alloc_hit") - hits;
 	thp = vmstat_get("thp_fault_alloc") - thp;
 	ksft_test_result(p && thp > 0 && first_nonzero(p + 1, THP_SZ - 1) < 0 &&
-			 hits >= 512,
+			 hits >= (long long)(THP_SZ / PAGE_SZ),
 			 "the next THP fault reuses it without a clear (%lld THP faults, %lld pages skipped)\n",
 			 thp, hits);
 	ksft_finished();

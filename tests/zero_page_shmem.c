@@ -82,7 +82,7 @@ static long long memfd_hits(enum how how, long long *thp)
 /* Every path, THP and base pages, after a flush: (nearly) all hits. */
 static void test_paths(void)
 {
-	static const long long pages = TEST_SIZE / PAGE_SZ;
+	const long long pages = TEST_SIZE / PAGE_SZ;
 	long long hits, thp;
 	enum how how;
 	int huge;

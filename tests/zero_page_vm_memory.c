@@ -32,6 +32,9 @@
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB 0x0004U
 #endif
+/* A hugetlb memfd of 2 MiB pages, whatever the default hugetlb size. */
+#define MFD_HUGE_2M (MFD_HUGETLB | 21U << MAP_HUGE_SHIFT)
+#define HP_LEN (HP_PAGES * HP_2M_KB * 1024)
 
 static int gup_fd = -1;
 static char *readback;
@@ -100,7 +103,7 @@ static long long pin_kind(enum kind kind)
 
 static void test_pin(void)
 {
-	static const long long pages = TEST_SIZE / PAGE_SZ;
+	const long long pages = TEST_SIZE / PAGE_SZ;
 	enum kind kind;
 	long long hits;
 
@@ -118,8 +121,8 @@ static void test_pin(void)
 /* Fills the 2 MiB pool with stale data: a hugetlb memfd written and freed. */
 static void dirty_pool(void)
 {
-	size_t len = HP_PAGES * THP_SZ;
-	int fd = memfd_sized(len, MFD_HUGETLB);
+	size_t len = HP_LEN;
+	int fd = memfd_sized(len, MFD_HUGE_2M);
 	char *p = map_shared(fd, len);
 
 	memset(p, 0xa5, len);
@@ -136,8 +139,8 @@ static const char *const hp_how_name[] = { "fault", "fallocate", "long-term pin"
  */
 static bool hugetlb_memfd(enum hp_how how)
 {
-	size_t len = HP_PAGES * THP_SZ;
-	int fd = memfd_sized(len, MFD_HUGETLB);
+	size_t len = HP_LEN;
+	int fd = memfd_sized(len, MFD_HUGE_2M);
 	char *p = map_shared(fd, len);
 	bool ok = true;
 
@@ -193,7 +196,7 @@ static void test_hugetlb(void)
 /* Surplus pages: the pool is empty, overcommit lets the memfd allocate. */
 static void test_surplus(void)
 {
-	static const long long pages = HP_PAGES * (THP_SZ / PAGE_SZ);
+	const long long pages = HP_LEN / PAGE_SZ;
 	enum hp_how how;
 	long long hits;
 	bool ok;
@@ -205,7 +208,7 @@ static void test_surplus(void)
 		return;
 	}
 	for (how = HP_FAULT; how <= HP_FALLOCATE; how++) {
-		churn_memory(HP_PAGES * THP_SZ);
+		churn_memory(HP_LEN);
 		zp_flush();
 		hits = vmstat_get("prezero_alloc_hit");
 		ok = hugetlb_memfd(how);

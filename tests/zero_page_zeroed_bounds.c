@@ -35,7 +35,7 @@ static int pagemap_fd = -1;
 /* MiB of free memory in blocks of order >= 9. */
 static double free_thp_mib(void)
 {
-	return free_share_from_order(9) * meminfo_get("MemFree") / 100.0 / MIB;
+	return free_share_from_order(pmd_order()) * meminfo_get("MemFree") / 100.0 / MIB;
 }
 
 /*
@@ -134,12 +134,12 @@ int main(void)
 
 	before = free_thp_mib();
 	ksft_print_msg(
-		"before the page cache: %.0f MiB free, %.0f MiB of it in blocks >= order 9\n",
+		"before the page cache: %.0f MiB free, %.0f MiB of it in blocks >= PMD order\n",
 		meminfo_get("MemFree") / (double)MIB, before);
 	fd = write_cache(CACHE);
 	after = free_thp_mib();
 	ksft_test_result(before - after <= CACHE / MIB / 4.0,
-			 "%lu MiB of page cache: free memory in blocks >= order 9 %.0f -> %.0f MiB\n",
+			 "%lu MiB of page cache: free memory in blocks >= PMD order %.0f -> %.0f MiB\n",
 			 CACHE / MIB, before, after);
 	close(fd);
 	munmap(filler, filler_len);

@@ -29,7 +29,7 @@
 
 struct result {
 	long long hit, unused, anon_pages;
-	double free_thp;	/* % of free memory in free blocks >= order 9 */
+	double free_thp;	/* % of free memory in free blocks >= PMD order */
 	bool zero;
 };
 
@@ -58,8 +58,9 @@ static struct result mixed_run(void)
 	if (zp_write_ul("zero_bytes", BUDGET))
 		ksft_exit_fail_msg("zero_bytes failed\n");
 
-	ksft_print_msg("run start: %lu MiB free, %.1f%% of it in blocks >= order 9\n",
-		       meminfo_get("MemFree") / MIB, free_share_from_order(9));
+	ksft_print_msg("run start: %lu MiB free, %.1f%% of it in blocks >= order %d\n",
+		       meminfo_get("MemFree") / MIB, free_share_from_order(pmd_order()),
+		       pmd_order());
 	hit0 = vmstat_get("prezero_alloc_hit");
 	unused0 = vmstat_get("prezero_alloc_unused");
 	for (i = 0; i < ROUNDS; i++) {
@@ -88,7 +89,7 @@ static struct result mixed_run(void)
 	r.hit = vmstat_get("prezero_alloc_hit") - hit0;
 	r.unused = vmstat_get("prezero_alloc_unused") - unused0;
 	r.anon_pages = ROUNDS * 2 * CHUNK / PAGE_SZ;
-	r.free_thp = free_share_from_order(9);
+	r.free_thp = free_share_from_order(pmd_order());
 
 	for (i = 0; i < ROUNDS; i++) {
 		r.zero &= first_nonzero(anon4k[i], CHUNK) == -1 &&

@@ -39,6 +39,22 @@ ssize_t sysfs_read(const char *path, char *buf, size_t size)
 	return ret;
 }
 
+unsigned long pmd_size(void)
+{
+	static unsigned long size;
+
+	if (!size)
+		size = read_pmd_pagesize();
+	if (!size)	/* a page of PTEs of 8 bytes each */
+		size = (unsigned long)psize() * (psize() / 8);
+	return size;
+}
+
+int pmd_order(void)
+{
+	return __builtin_ctzl(pmd_size() / psize());
+}
+
 double now_secs(void)
 {
 	struct timespec ts;

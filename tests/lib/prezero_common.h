@@ -48,6 +48,15 @@ int sysfs_write(const char *path, const char *buf, size_t len);
 /* Reads a file into buf (NUL-terminated); returns the length or -errno. */
 ssize_t sysfs_read(const char *path, char *buf, size_t size);
 
+/*
+ * The PMD size (a PMD-mapped THP, hpage_pmd_size): 2 MiB with 4K pages,
+ * 512 MiB with arm64's 64K pages. Without THP, what a PMD would map.
+ */
+unsigned long pmd_size(void);
+
+/* The order of pmd_size() in base pages (9 with 4K pages, 13 with 64K). */
+int pmd_order(void);
+
 /* CLOCK_MONOTONIC in seconds. */
 double now_secs(void);
 
@@ -72,7 +81,7 @@ unsigned long meminfo_get(const char *name);
 /*
  * Share (percent) of the free memory of all zones that is in free blocks of
  * at least `order` (/proc/buddyinfo), -1 on error: what is left for THP
- * (order 9) after a workload.
+ * (order pmd_order()) after a workload.
  */
 double free_share_from_order(int order);
 
