@@ -14,7 +14,7 @@ help:
 	@echo "make check-migrate  live migration of a guest whose host zeroes (1.5 min)"
 	@echo "make check-mm  the kernel's mm selftests, features off vs on (15 min alone, more shared)"
 	@echo "make check-selftests  the posted tools/testing/selftests/prezero, make install + run_kselftest.sh in one plain boot (4 min; last step of make check)"
-	@echo "make bench  baseline vs pre-zeroed benchmark (same boot, ratios; BENCH_ARGS=\"--only qemu\" ...)"
+	@echo "make bench  baseline vs pre-zeroed benchmark (same boot, ratios; BENCH_ARGS=\"--only qemu\" ...; ARCH=arm64)"
 	@echo "make stress long torture run (10^6 checked allocations) on the debug kernel"
 	@echo "make hw-costs  clearing costs of this machine's CPU, on the host (no guest; HW_COSTS_ARGS=...)"
 	@echo "make deb    kernel (linux-image, linux-headers) and prezerod Debian packages in build/deb/"
@@ -53,7 +53,7 @@ check-selftests:
 	scripts/check-selftests $(CHECK_SELFTESTS_ARGS)
 
 bench:
-	scripts/bench $(BENCH_ARGS)
+	scripts/bench $(ARCH_OPT) $(BENCH_ARGS)
 
 stress:
 	scripts/stress

@@ -111,7 +111,7 @@ static void test_defaults(void)
 	ok &= zp_read("batch_size") == 64 * MIB;
 	ok &= zp_read("delay_millisecs") == 1000;
 	ok &= zp_read("mini_order") == 1;
-#ifdef __x86_64__
+#if defined(__x86_64__) || defined(__aarch64__)
 	ok &= zp_read("nontemporal") == 1;
 #endif
 	for (i = 0; i < NR_STATS; i++)
@@ -147,7 +147,7 @@ static void test_round_trips(void)
 		ok &= round_trip("mini_order", buf, o);
 	}
 	ok &= round_trip("nontemporal", "0", 0);
-#ifdef __x86_64__
+#if defined(__x86_64__) || defined(__aarch64__)
 	ok &= round_trip("nontemporal", "1\n", 1);
 #endif
 	ok &= round_trip("enabled", "0\n", 0);

@@ -3,7 +3,7 @@
 #
 # Bad options of the scripts refuse to run: scripts/bench --only with no
 # list or an unknown part, --arch with no name or an unknown one
-# (scripts/setup, build, vm-run, check), --page-size with no size, an
+# (scripts/setup, build, vm-run, check, bench), --page-size with no size, an
 # unknown one or 64k on x86-64 (build, vm-run, check),
 # scripts/check-selftests with an unknown option or a test that
 # patches/selftests does not post. Each must exit 2 with a message on
@@ -16,7 +16,7 @@ trap 'rm -rf "$tmp"' EXIT
 n=0
 lines=()
 
-for cmd in "bench --only" "bench --only foo" "bench --only qemu,bar" \
+for cmd in "bench --only" "bench --only foo" "bench --only qemu,bar" "bench --arch" "bench --arch foo" \
 	   "setup --arch" "setup --arch foo" "build --arch" "build --arch sparc" \
 	   "vm-run --arch" "vm-run --arch foo" "check --arch" "check --arch foo" \
 	   "build --page-size" "build --arch arm64 --page-size 16k" "build --page-size 64k" \
