@@ -175,6 +175,7 @@ static inline void balloon_host_zero_require(long long *vfailed, long long *vche
 		ksft_exit_skip("no prezero_host_* counters in /proc/vmstat\n");
 	zp_verify_require(vfailed, vchecked);
 	thp_save_settings();
+	anon_thp_setup();
 }
 
 /* An immediate reporting pass of whichever device reports: 0 or -errno. */

@@ -25,7 +25,10 @@
 
 #define PATTERN 0xa5
 #define KEEP (96 * MIB)
-#define OVERCOMMIT "/proc/sys/vm/nr_overcommit_hugepages"
+/* 2 MiB hugetlb pages, whatever the default size (512 MiB with 64K pages) */
+#define HUGETLB_2M "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+#define OVERCOMMIT HUGETLB_2M "nr_overcommit_hugepages"
+#define MAP_HUGE_2M (21 << MAP_HUGE_SHIFT)
 #define TEST_DIRTY "/sys/module/virtio_balloon/parameters/host_zero_test_dirty"
 #define TRUST_MSG "checking, then trusting it"
 #define PR_ORDER "/sys/module/page_reporting/parameters/page_reporting_order"
@@ -157,10 +160,10 @@ int main(void)
 	 * hugetlb first: the THPs that the THP faults free stay dirty on the
 	 * per-CPU lists, where the next allocation of that order finds them.
 	 */
-	write_str("/proc/sys/vm/nr_hugepages", "0");
+	write_str(HUGETLB_2M "nr_hugepages", "0");
 	write_str(OVERCOMMIT, "16");
 	d0 = snap();
-	zero = fault_in(16 * MIB, MAP_HUGETLB, -1);
+	zero = fault_in(16 * MIB, MAP_HUGETLB | MAP_HUGE_2M, -1);
 	d = since(d0);
 	ksft_test_result(zero && d.hit >= (long long)(2 * MIB / PAGE_SZ),
 			 "hugetlb surplus faults: zeroes %d, %lld pages skipped\n", zero, d.hit);

@@ -254,6 +254,19 @@ static inline char *hp_map(unsigned long kb, unsigned long nr)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+
+/*
+ * memfd_create() flags of a hugetlb memfd of @kb pages, whatever the
+ * default hugetlb page size (512 MiB with arm64's 64K pages).
+ */
+static inline unsigned int hp_memfd_flags(unsigned long kb)
+{
+	return MFD_HUGETLB | hp_log2(kb * 1024) << MAP_HUGE_SHIFT;
+}
+
 /* Faults every page in by writing one byte to it. */
 static inline void hp_touch(char *p, unsigned long kb, unsigned long nr)
 {

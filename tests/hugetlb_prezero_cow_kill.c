@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-// vm-run: --mem 2G
+// vm-run: --mem 3G
 /*
  * Killing a process must only hurt that process. The owner of a private
  * hugetlb mapping shares its page with a child after fork(); when the owner
@@ -20,8 +20,12 @@
  * was being zeroed; a round in which the zeroer finished the page anyway
  * (zeroed_pages grew) is repeated, up to ROUNDS times.
  *
- * Needs two CPUs and two free 2 MiB huge pages on node 0 (2 GiB of memory
- * will do); skipped otherwise.
+ * The pages are of the default hugetlb size: 2 MiB with 4K base pages. With
+ * arm64's 64K pages that is 512 MiB: a 2 MiB page there is 32 base pages,
+ * which the starved zeroer finished before the COW fault in every round.
+ *
+ * Needs two CPUs and two free huge pages on node 0 (3 GiB of memory will
+ * do); skipped otherwise.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -29,9 +33,11 @@
 
 #include "hugetlb_prezero_common.h"
 
-#define KB HP_2M_KB
-#define LEN (2 * MIB)
 #define ROUNDS 5
+
+static unsigned long kb;	/* the default hugetlb page size */
+#define KB kb
+#define LEN (kb * 1024)
 
 static int wait_pipe[2], go_pipe[2], result_pipe[2];
 
@@ -128,7 +134,7 @@ static enum round_result one_round(int round, char *child)
 	bool started, ok;
 
 	if (hp_pool_on_node0(KB, 2) != 2)
-		ksft_exit_skip("cannot get two 2 MiB pages on node0\n");
+		ksft_exit_skip("cannot get two %lu MiB pages on node0\n", kb / 1024);
 	if (pipe(wait_pipe) || pipe(go_pipe) || pipe(result_pipe) || pipe(info))
 		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
 	waits = hp_stat("alloc_waits");
@@ -208,6 +214,9 @@ int main(void)
 	int round;
 
 	ksft_print_header();
+	kb = default_huge_page_size() / 1024;
+	if (!kb)
+		ksft_exit_skip("no default hugetlb page size in /proc/meminfo\n");
 	hp_require(1);
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		ksft_exit_skip("needs two CPUs\n");

@@ -2,7 +2,8 @@
 /*
  * No stale data: fill hugetlb pages with a pattern, give them back to the
  * pool, then fault them in again, with and without pre-zeroing, fully and
- * partly pre-zeroed, through a fault and through fallocate() on hugetlbfs:
+ * partly pre-zeroed, through a fault and through fallocate() of a hugetlb
+ * memfd (a hugetlbfs file of 2 MiB pages, whatever the default size):
  * every byte reads as zero. Faults on pre-zeroed pages are counted in
  * alloc_hits, and zeroed pages are used before the others.
  */
@@ -42,18 +43,16 @@ static bool fault_all_zero(void)
 	return off < 0;
 }
 
-/* Same through fallocate() on a hugetlbfs file. */
+/* Same through fallocate() of a hugetlb memfd. */
 static bool fallocate_all_zero(void)
 {
-	const char *name = "/dev/hugepages/hugetlb_prezero_stale";
 	long long off = 0;
 	char *p;
 	int fd;
 
-	fd = open(name, O_CREAT | O_RDWR | O_TRUNC, 0600);
+	fd = syscall(__NR_memfd_create, "hugetlb_prezero_stale", hp_memfd_flags(KB));
 	if (fd < 0)
 		return false;
-	unlink(name);
 	if (fallocate(fd, 0, 0, LEN)) {
 		close(fd);
 		return false;

@@ -23,6 +23,8 @@
 /* The base page and PMD-mapped THP sizes of the running kernel. */
 #define PAGE_SZ ((unsigned long)psize())
 #define THP_SZ pmd_size()
+/* The anonymous THPs that the tests fault in: THP_SZ, or 2 MiB mTHP. */
+#define ATHP_SZ anon_thp_size()
 
 static inline bool zp_present(void)
 {
@@ -133,7 +135,10 @@ static inline void zp_restore(void)
 	thp_restore_settings();
 }
 
-/* Saves the module's knobs and the THP settings; they are restored at exit. */
+/*
+ * Saves the module's knobs and the THP settings, restored at exit; sets
+ * the anonymous THP size up (anon_thp_setup()).
+ */
 static inline void zp_save(void)
 {
 	unsigned int i;
@@ -144,6 +149,7 @@ static inline void zp_save(void)
 	zp_saved_enabled = zp_read("enabled");
 	zp_saved_valid = true;
 	thp_save_settings();
+	anon_thp_setup();
 	atexit(zp_restore);
 }
 
@@ -338,10 +344,18 @@ static inline long long populate_hits(char *p, size_t len)
 static inline size_t dirty_free_memory(size_t keep, unsigned char pattern)
 {
 	size_t avail = meminfo_get("MemFree");
-	double share = free_share_from_order(pmd_order());
+	double share = free_share_from_order(anon_thp_order());
+	long long min_free = read_num_file("/proc/sys/vm/min_free_kbytes");
 	size_t len, small = 0, done = 0;
 	char *p, *q = NULL;
 
+	/*
+	 * Above the min watermark: 22 MiB in a 2 GiB guest with 4K pages, but
+	 * 100 MiB with 64K pages (khugepaged asks for 5% of memory when a
+	 * pageblock is 512 MiB), more than some callers keep.
+	 */
+	if (min_free > 0 && keep < (size_t)min_free * 1024 + 32 * MIB)
+		keep = (size_t)min_free * 1024 + 32 * MIB;
 	if (avail <= keep + 32 * MIB)
 		return 0;
 	/*
@@ -357,7 +371,7 @@ static inline size_t dirty_free_memory(size_t keep, unsigned char pattern)
 			memset(q, pattern, small);
 		avail = meminfo_get("MemFree");
 	}
-	len = avail > keep + 32 * MIB ? (avail - keep) & ~(THP_SZ - 1) : 0;
+	len = avail > keep + 32 * MIB ? (avail - keep) & ~(ATHP_SZ - 1) : 0;
 	p = len ? map_anon(len, MAP_NORESERVE, MADV_HUGEPAGE) : NULL;
 	/* Populate chunk by chunk so that a failure still dirties something. */
 	for (done = 0; p && done < len; done += 16 * MIB) {

@@ -22,7 +22,8 @@
 
 #include <time.h>
 
-#define NR_HUGEPAGES "/proc/sys/vm/nr_hugepages"
+/* 2 MiB pages, whatever the default size (512 MiB with 64K pages) */
+#define NR_HUGEPAGES "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
 #define RUN_S 20
 #define THP_LEN (16 * MIB)
 
@@ -107,10 +108,10 @@ static void thp_faulter(double end, struct stats *s)
 	long off;
 
 	while (now_secs() < end) {
-		base = map_anon(THP_LEN + THP_SZ, 0, -1);
+		base = map_anon(THP_LEN + ATHP_SZ, 0, -1);
 		if (!base)
 			continue;
-		p = (char *)(((uintptr_t)base + THP_SZ - 1) & ~(THP_SZ - 1));
+		p = (char *)(((uintptr_t)base + ATHP_SZ - 1) & ~(ATHP_SZ - 1));
 		madvise(p, THP_LEN, MADV_HUGEPAGE);
 		if (!madvise(p, THP_LEN, MADV_POPULATE_WRITE)) {
 			off = first_nonzero(p, THP_LEN);
@@ -122,7 +123,7 @@ static void thp_faulter(double end, struct stats *s)
 			s->thp_rounds++;
 			memset(p, 0x6b, THP_LEN);
 		}
-		munmap(base, THP_LEN + THP_SZ);
+		munmap(base, THP_LEN + ATHP_SZ);
 	}
 }
 

@@ -24,18 +24,18 @@ static long long fault_in(size_t size, bool thp)
 {
 	char *raw, *p;
 	long long before, after;
-	size_t i, step = thp ? THP_SZ : PAGE_SZ;
+	size_t i, step = thp ? ATHP_SZ : PAGE_SZ;
 
-	raw = map_anon(size + THP_SZ, 0, -1);
+	raw = map_anon(size + ATHP_SZ, 0, -1);
 	if (!raw)
 		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
-	p = (char *)(((unsigned long)raw + THP_SZ - 1) & ~(THP_SZ - 1));
+	p = (char *)(((unsigned long)raw + ATHP_SZ - 1) & ~(ATHP_SZ - 1));
 	madvise(p, size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	before = vmstat_get("prezero_alloc_hit");
 	for (i = 0; i < size; i += step)
 		p[i] = 1;
 	after = vmstat_get("prezero_alloc_hit");
-	munmap(raw, size + THP_SZ);
+	munmap(raw, size + ATHP_SZ);
 	return after - before;
 }
 
@@ -53,7 +53,7 @@ static long long consume_free_memory(size_t *pages)
 	*pages = 0;
 	if (free_bytes <= KEEP_FREE + 16 * MIB)
 		return 0;
-	len = (free_bytes - KEEP_FREE) & ~(THP_SZ - 1);
+	len = (free_bytes - KEEP_FREE) & ~(ATHP_SZ - 1);
 	p = map_anon(len, MAP_NORESERVE, MADV_HUGEPAGE);
 	if (!p)
 		return 0;

@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * MADV_POPULATE_(WRITE|READ) and mlock() over PTE-mapped 64 KiB mTHP
- * folios, where GUP may step over the rest of a folio at once ("mm: gup:
- * step over a PTE-mapped large folio when no page is returned")
- * and must not: folios with zapped pages (first, middle, last), ranges
- * that start and end inside folios, write-protected entries (soft-dirty
- * tracking, an mprotect() round trip, after fork()), part of a folio moved
- * by mremap() to an address where it is no longer naturally aligned, and
- * VMAs that end inside a folio (munmap(), mprotect(), a pkey that denies
- * writes). Each page is checked through /proc/self/pagemap (present,
+ * MADV_POPULATE_(WRITE|READ) and mlock() over PTE-mapped mTHP folios of
+ * arm64's contiguous-PTE size (64 KiB with 4K pages, 2 MiB with 64K
+ * pages; 64 KiB on x86-64), where GUP may step over the rest of a folio
+ * at once ("mm: gup: step over a PTE-mapped large folio when no page is
+ * returned") and must not: folios with zapped pages (first, middle, last),
+ * ranges that start and end inside folios, write-protected entries
+ * (soft-dirty tracking, an mprotect() round trip, after fork()), part of a
+ * folio moved by mremap() to an address where it is no longer naturally
+ * aligned, and VMAs that end inside a folio (munmap(), mprotect(), a pkey
+ * that denies writes). Each page is checked through /proc/self/pagemap (present,
  * soft-dirty, exclusively mapped, pfn) and by its contents. Fully mapped
- * folios are the reference. Needs root (pfns) and 64 KiB mTHP; does not
- * need zero_page.
+ * folios are the reference. Needs root (pfns) and mTHP of that size; does
+ * not need zero_page. Page numbers are those of 16-page folios, scaled by
+ * P() to the folio's pages.
  */
 #define _GNU_SOURCE
 #include <sys/mman.h>
@@ -23,9 +25,14 @@
 #define MADV_POPULATE_READ 22
 #endif
 
-#define MTHP_ENABLED "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"
-#define NR_SUB 16			/* base pages in a 64 KiB folio */
-#define FOLIO_SZ (NR_SUB * PAGE_SZ)
+#define MTHP_ENABLED "/sys/kernel/mm/transparent_hugepage/hugepages-%lukB/enabled"
+#define MAX_SUB 128			/* 2 MiB of 16K pages */
+
+static unsigned long folio_kb;		/* the folio size under test */
+static int nr_sub;			/* base pages in a folio */
+#define FOLIO_SZ (nr_sub * PAGE_SZ)
+/* Page i of a 16-page folio, at the same place of an nr_sub-page one. */
+#define P(i) ((i) * (nr_sub / 16))
 
 /* Masks of /proc/kpageflags, as Linux 7.x's vm_util.h has them. */
 #ifndef KPF_COMPOUND_HEAD
@@ -69,8 +76,8 @@ static bool filled(const char *p, unsigned char val)
 }
 
 /*
- * The 16 pages at p (64 KiB aligned) are one 64 KiB folio: present,
- * consecutive pfns from a 16-aligned one and, where /proc/kpageflags can
+ * The nr_sub pages at p (folio aligned) are one folio: present,
+ * consecutive pfns from an nr_sub-aligned one and, where /proc/kpageflags can
  * tell, a compound head followed by its tails.
  */
 static bool is_folio(char *p)
@@ -78,9 +85,9 @@ static bool is_folio(char *p)
 	uint64_t pfn0 = PAGEMAP_PFN(pagemap_get_entry(pagemap_fd, p)), e, f;
 	int i;
 
-	if (!pfn0 || pfn0 % NR_SUB)
+	if (!pfn0 || pfn0 % nr_sub)
 		return false;
-	for (i = 0; i < NR_SUB; i++) {
+	for (i = 0; i < nr_sub; i++) {
 		e = pagemap_get_entry(pagemap_fd, page(p, i));
 		if (!(e & PM_PRESENT) || PAGEMAP_PFN(e) != pfn0 + i)
 			return false;
@@ -94,8 +101,8 @@ static bool is_folio(char *p)
 }
 
 /*
- * Maps nr 64 KiB aligned folios of private anonymous memory, written page
- * by page (page i holds tag(i)), each checked to be a 64 KiB folio; NULL
+ * Maps nr aligned folios of private anonymous memory, written page by
+ * page (page i holds tag(i)), each checked to be a folio; NULL
  * if that failed.
  */
 static char *folios_new(int nr)
@@ -112,11 +119,11 @@ static char *folios_new(int nr)
 	if (p > raw)
 		munmap(raw, p - raw);
 	munmap(p + len, raw + FOLIO_SZ - p);
-	for (i = 0; i < nr * NR_SUB; i++)
+	for (i = 0; i < nr * nr_sub; i++)
 		memset(page(p, i), tag(i), PAGE_SZ);
 	for (i = 0; i < nr; i++) {
 		if (!is_folio(p + i * FOLIO_SZ)) {
-			ksft_print_msg("no 64 KiB folio at %p\n", p + i * FOLIO_SZ);
+			ksft_print_msg("no %lu KiB folio at %p\n", folio_kb, p + i * FOLIO_SZ);
 			munmap(p, len);
 			return NULL;
 		}
@@ -199,18 +206,18 @@ static bool populate(char *p, int from, int to, int advice)
 /* Fully mapped folios: still the same pages, present, with their data. */
 static void test_reference(void)
 {
-	uint64_t pfn[2 * NR_SUB];
+	uint64_t pfn[2 * MAX_SUB];
 	bool ok;
 	int i;
 	char *p = folios_new(2);
 
 	ok = p;
-	for (i = 0; ok && i < 2 * NR_SUB; i++)
+	for (i = 0; ok && i < 2 * nr_sub; i++)
 		pfn[i] = PAGEMAP_PFN(pagemap_get_entry(pagemap_fd, page(p, i)));
-	ok = ok && populate(p, 0, 2 * NR_SUB, MADV_POPULATE_WRITE) &&
-	     populate(p, 0, 2 * NR_SUB, MADV_POPULATE_READ) &&
-	     pages_ok("reference", p, 2 * NR_SUB, NULL, 0, NULL, 0, 0);
-	for (i = 0; ok && i < 2 * NR_SUB; i++)
+	ok = ok && populate(p, 0, 2 * nr_sub, MADV_POPULATE_WRITE) &&
+	     populate(p, 0, 2 * nr_sub, MADV_POPULATE_READ) &&
+	     pages_ok("reference", p, 2 * nr_sub, NULL, 0, NULL, 0, 0);
+	for (i = 0; ok && i < 2 * nr_sub; i++)
 		ok = PAGEMAP_PFN(pagemap_get_entry(pagemap_fd, page(p, i))) == pfn[i];
 	ok = ok && is_folio(p) && is_folio(p + FOLIO_SZ);
 	ksft_test_result(ok, "fully mapped folios: every page present, same folios and data\n");
@@ -226,13 +233,13 @@ static void test_zapped(int z, const char *name)
 
 	if (ok) {
 		zap(p, z);
-		ok = pages_ok(name, p, NR_SUB, &z, 1, NULL, 0, 0) &&
-		     populate(p, 0, NR_SUB, MADV_POPULATE_WRITE) &&
-		     pages_ok(name, p, NR_SUB, NULL, 0, &z, 1, 0);
+		ok = pages_ok(name, p, nr_sub, &z, 1, NULL, 0, 0) &&
+		     populate(p, 0, nr_sub, MADV_POPULATE_WRITE) &&
+		     pages_ok(name, p, nr_sub, NULL, 0, &z, 1, 0);
 		munmap(p, FOLIO_SZ);
 	}
-	ksft_test_result(ok, "%s subpage zapped: POPULATE_WRITE makes all 16 present, it reads 0\n",
-			 name);
+	ksft_test_result(ok, "%s subpage zapped: POPULATE_WRITE makes all %d present, it reads 0\n",
+			 name, nr_sub);
 }
 
 /*
@@ -242,32 +249,33 @@ static void test_zapped(int z, const char *name)
  */
 static void test_mid_range(void)
 {
-	static const int zapped[] = { 1, 6, 12, 20, 30 };
-	static const int outside[] = { 1, 30 };
+	const int zapped[] = { P(1), P(6), P(12), P(20), P(30) };
+	const int outside[] = { P(1), P(30) };
 	char *p = folios_new(2);
 	bool ok = p;
 
 	if (ok) {
 		zap_list(p, zapped, ARRAY_SIZE(zapped));
-		ok = populate(p, 4, 22, MADV_POPULATE_WRITE) &&
-		     pages_ok("mid-range", p, 2 * NR_SUB, outside,
+		ok = populate(p, P(4), P(22), MADV_POPULATE_WRITE) &&
+		     pages_ok("mid-range", p, 2 * nr_sub, outside,
 			      ARRAY_SIZE(outside), zapped, ARRAY_SIZE(zapped), 0);
 		munmap(p, 2 * FOLIO_SZ);
 	}
 	ksft_test_result(ok,
-			 "range from page 4 to 22 of two folios: zapped pages in it present, outside it not\n");
+			 "range from page %d to %d of two folios: zapped pages in it present, outside it not\n",
+			 P(4), P(22));
 }
 
 static void test_populate_read(void)
 {
 	char *p = folios_new(1);
-	int z = 9;
+	int z = P(9);
 	bool ok = p;
 
 	if (ok) {
 		zap(p, z);
-		ok = populate(p, 0, NR_SUB, MADV_POPULATE_READ) &&
-		     pages_ok("populate read", p, NR_SUB, NULL, 0, &z, 1, 0);
+		ok = populate(p, 0, nr_sub, MADV_POPULATE_READ) &&
+		     pages_ok("populate read", p, nr_sub, NULL, 0, &z, 1, 0);
 		munmap(p, FOLIO_SZ);
 	}
 	ksft_test_result(ok, "POPULATE_READ over a folio with a zapped page: all present\n");
@@ -275,7 +283,7 @@ static void test_populate_read(void)
 
 static void test_mlock(void)
 {
-	static const int zapped[] = { 0, 7, 17, 31 };
+	const int zapped[] = { 0, P(7), P(17), 2 * nr_sub - 1 };
 	char *p = folios_new(2);
 	bool ok = p;
 
@@ -284,7 +292,7 @@ static void test_mlock(void)
 		ok = !mlock(p, 2 * FOLIO_SZ);
 		if (!ok)
 			ksft_print_msg("mlock: %s\n", strerror(errno));
-		ok = ok && pages_ok("mlock", p, 2 * NR_SUB, NULL, 0, zapped,
+		ok = ok && pages_ok("mlock", p, 2 * nr_sub, NULL, 0, zapped,
 				    ARRAY_SIZE(zapped), 0);
 		munlock(p, 2 * FOLIO_SZ);
 		munmap(p, 2 * FOLIO_SZ);
@@ -319,7 +327,7 @@ static bool soft_dirty_is(const char *what, char *p, int n, int from, int to)
  */
 static void test_soft_dirty(int from, int to, bool mprot, const char *name)
 {
-	uint64_t pfn[2 * NR_SUB];
+	uint64_t pfn[2 * MAX_SUB];
 	char *p;
 	bool ok;
 	int i;
@@ -333,11 +341,11 @@ static void test_soft_dirty(int from, int to, bool mprot, const char *name)
 	ok = p;
 	if (!ok)
 		goto out;
-	for (i = 0; i < 2 * NR_SUB; i++)
+	for (i = 0; i < 2 * nr_sub; i++)
 		pfn[i] = PAGEMAP_PFN(pagemap_get_entry(pagemap_fd, page(p, i)));
 	clear_softdirty();
-	if (mprot && (mprotect(page(p, 8), 4 * PAGE_SZ, PROT_READ) ||
-		      mprotect(page(p, 8), 4 * PAGE_SZ, PROT_READ | PROT_WRITE)))
+	if (mprot && (mprotect(page(p, P(8)), P(4) * PAGE_SZ, PROT_READ) ||
+		      mprotect(page(p, P(8)), P(4) * PAGE_SZ, PROT_READ | PROT_WRITE)))
 		ksft_exit_fail_msg("mprotect: %s\n", strerror(errno));
 	/*
 	 * Linux 7.3 reports pages of the round trip soft-dirty (its VMA was
@@ -346,11 +354,11 @@ static void test_soft_dirty(int from, int to, bool mprot, const char *name)
 	if (mprot)
 		clear_softdirty();
 	memset(page(p, from), tag(from), PAGE_SZ);
-	ok = soft_dirty_is(name, p, 2 * NR_SUB, from, from + 1) &&
+	ok = soft_dirty_is(name, p, 2 * nr_sub, from, from + 1) &&
 	     populate(p, from, to, MADV_POPULATE_WRITE) &&
-	     soft_dirty_is(name, p, 2 * NR_SUB, from, to) &&
-	     pages_ok(name, p, 2 * NR_SUB, NULL, 0, NULL, 0, 0);
-	for (i = 0; ok && i < 2 * NR_SUB; i++) {
+	     soft_dirty_is(name, p, 2 * nr_sub, from, to) &&
+	     pages_ok(name, p, 2 * nr_sub, NULL, 0, NULL, 0, 0);
+	for (i = 0; ok && i < 2 * nr_sub; i++) {
 		if (PAGEMAP_PFN(pagemap_get_entry(pagemap_fd, page(p, i))) != pfn[i]) {
 			ksft_print_msg("%s: page %d was copied\n", name, i);
 			ok = false;
@@ -400,14 +408,14 @@ static void fork_child(char *p, int in, int out)
 
 	sync_read(in);
 	/* The parent wrote page 3 and populated all: not seen here. */
-	for (i = 0; i < 2 * NR_SUB; i++)
+	for (i = 0; i < 2 * nr_sub; i++)
 		bad |= !filled(page(p, i), tag(i));
-	for (i = 0; i < 2 * NR_SUB; i++)
+	for (i = 0; i < 2 * nr_sub; i++)
 		memset(page(p, i), 0xc1, PAGE_SZ);
 	sync_write(out);
 	sync_read(in);
 	/* The parent wrote every page again. */
-	for (i = 0; i < 2 * NR_SUB; i++)
+	for (i = 0; i < 2 * nr_sub; i++)
 		bad |= !filled(page(p, i), 0xc1) << 1;
 	_exit(bad);
 }
@@ -437,19 +445,19 @@ static void test_fork(void)
 	if (!pid)
 		fork_child(p, to_child[0], to_parent[1]);
 	memset(page(p, 3), 0x77, PAGE_SZ);
-	excl = populate(p, 0, 2 * NR_SUB, MADV_POPULATE_WRITE) &&
-	       all_exclusive(p, 2 * NR_SUB);
+	excl = populate(p, 0, 2 * nr_sub, MADV_POPULATE_WRITE) &&
+	       all_exclusive(p, 2 * nr_sub);
 	sync_write(to_child[1]);
 	sync_read(to_parent[0]);
 	/* The child wrote every page: not seen here. */
 	ok = true;
-	for (i = 0; i < 2 * NR_SUB; i++) {
+	for (i = 0; i < 2 * nr_sub; i++) {
 		if (!filled(page(p, i), i == 3 ? 0x77 : tag(i))) {
 			ksft_print_msg("fork: parent's page %d changed\n", i);
 			ok = false;
 		}
 	}
-	for (i = 0; i < 2 * NR_SUB; i++)
+	for (i = 0; i < 2 * nr_sub; i++)
 		memset(page(p, i), 0x9d, PAGE_SZ);
 	sync_write(to_child[1]);
 	if (waitpid(pid, &status, 0) != pid)
@@ -471,36 +479,36 @@ out:
 
 /*
  * mremap() of the second half of a folio and the first half of the next
- * to a 64 KiB aligned address: the first page there is page 8 of its
- * folio, the second half of the new range (zapped) belongs to another
+ * to a folio-aligned address: the first page there is page nr_sub / 2 of
+ * its folio, the second half of the new range (zapped) belongs to another
  * folio. Populating the new range must fault in that second half.
  */
 static void test_mremap(void)
 {
-	static const int zeroed[] = { 8, 9, 10, 11, 12, 13, 14, 15 };
 	char *p = folios_new(2), *raw, *x, *q;
+	int zeroed[MAX_SUB / 2], half = nr_sub / 2, i;
 	bool ok = p;
 	uint64_t pfn8;
 
+	for (i = 0; i < half; i++)
+		zeroed[i] = half + i;
 	if (!ok)
 		goto out;
-	pfn8 = PAGEMAP_PFN(pagemap_get_entry(pagemap_fd, page(p, 8)));
+	pfn8 = PAGEMAP_PFN(pagemap_get_entry(pagemap_fd, page(p, half)));
 	raw = mmap(NULL, 3 * FOLIO_SZ, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
 		   -1, 0);
 	if (raw == MAP_FAILED)
 		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
 	x = (char *)(((uintptr_t)raw + FOLIO_SZ - 1) & ~(FOLIO_SZ - 1));
-	q = mremap(page(p, 8), FOLIO_SZ, FOLIO_SZ, MREMAP_MAYMOVE | MREMAP_FIXED, x);
+	q = mremap(page(p, half), FOLIO_SZ, FOLIO_SZ, MREMAP_MAYMOVE | MREMAP_FIXED, x);
 	if (q != x)
 		ksft_exit_fail_msg("mremap: %s\n", strerror(errno));
-	if (madvise(page(x, 8), 8 * PAGE_SZ, MADV_DONTNEED))
+	if (madvise(page(x, half), half * PAGE_SZ, MADV_DONTNEED))
 		ksft_exit_fail_msg("MADV_DONTNEED: %s\n", strerror(errno));
 	ok = PAGEMAP_PFN(pagemap_get_entry(pagemap_fd, x)) == pfn8 &&
-	     pages_ok("mremap", x, NR_SUB, zeroed, ARRAY_SIZE(zeroed), NULL,
-		      0, 8) &&
-	     populate(x, 0, NR_SUB, MADV_POPULATE_WRITE) &&
-	     pages_ok("mremap", x, NR_SUB, NULL, 0, zeroed, ARRAY_SIZE(zeroed),
-		      8);
+	     pages_ok("mremap", x, nr_sub, zeroed, half, NULL, 0, half) &&
+	     populate(x, 0, nr_sub, MADV_POPULATE_WRITE) &&
+	     pages_ok("mremap", x, nr_sub, NULL, 0, zeroed, half, half);
 	munmap(raw, 3 * FOLIO_SZ);
 	munmap(p, 2 * FOLIO_SZ);
 out:
@@ -514,25 +522,25 @@ out:
  */
 static void test_vma_end(void)
 {
-	static const int zapped[] = { 2, 17, 23 };
+	const int zapped[] = { P(2), P(17), P(23) };
+	int end = nr_sub + nr_sub / 2, err;
 	char *p = folios_new(2);
 	bool ok = p, past = p;
-	int err;
 
 	if (!ok)
 		goto out;
-	munmap(page(p, 24), 8 * PAGE_SZ);
+	munmap(page(p, end), (2 * nr_sub - end) * PAGE_SZ);
 	zap_list(p, zapped, ARRAY_SIZE(zapped));
-	ok = populate(p, 0, 24, MADV_POPULATE_WRITE) &&
-	     pages_ok("vma end", p, 24, NULL, 0, zapped, ARRAY_SIZE(zapped), 0);
+	ok = populate(p, 0, end, MADV_POPULATE_WRITE) &&
+	     pages_ok("vma end", p, end, NULL, 0, zapped, ARRAY_SIZE(zapped), 0);
 	zap_list(p, zapped, ARRAY_SIZE(zapped));
-	err = populate_err(p, 0, 2 * NR_SUB, MADV_POPULATE_WRITE);
+	err = populate_err(p, 0, 2 * nr_sub, MADV_POPULATE_WRITE);
 	past = err == ENOMEM;
 	if (!past)
 		ksft_print_msg("populate past the VMA end: %s\n", err_str(err));
-	past = past && pages_ok("past vma end", p, 24, NULL, 0, zapped,
+	past = past && pages_ok("past vma end", p, end, NULL, 0, zapped,
 				ARRAY_SIZE(zapped), 0);
-	munmap(p, 24 * PAGE_SZ);
+	munmap(p, end * PAGE_SZ);
 out:
 	ksft_test_result(ok, "VMA ending inside a folio: populate to its end, all present\n");
 	ksft_test_result(past,
@@ -546,25 +554,25 @@ out:
  */
 static void test_split_ro(void)
 {
-	static const int absent[] = { 10 };
-	static const int zapped[] = { 3, 10 };
+	const int absent[] = { P(10) };
+	const int zapped[] = { P(3), P(10) };
 	char *p = folios_new(1);
+	int half = nr_sub / 2, err;
 	bool ok = p, rd = p;
-	int err;
 
 	if (!ok)
 		goto out;
-	zap(p, 3);
-	zap(p, 10);
-	if (mprotect(page(p, 8), 8 * PAGE_SZ, PROT_READ))
+	zap(p, P(3));
+	zap(p, P(10));
+	if (mprotect(page(p, half), half * PAGE_SZ, PROT_READ))
 		ksft_exit_fail_msg("mprotect: %s\n", strerror(errno));
-	err = populate_err(p, 0, NR_SUB, MADV_POPULATE_WRITE);
+	err = populate_err(p, 0, nr_sub, MADV_POPULATE_WRITE);
 	ok = err == EINVAL;
 	if (!ok)
 		ksft_print_msg("POPULATE_WRITE into PROT_READ: %s\n", err_str(err));
-	ok = ok && pages_ok("split ro", p, NR_SUB, absent, 1, zapped, 2, 0);
-	rd = populate(p, 0, NR_SUB, MADV_POPULATE_READ) &&
-	     pages_ok("split ro read", p, NR_SUB, NULL, 0, zapped, 2, 0);
+	ok = ok && pages_ok("split ro", p, nr_sub, absent, 1, zapped, 2, 0);
+	rd = populate(p, 0, nr_sub, MADV_POPULATE_READ) &&
+	     pages_ok("split ro read", p, nr_sub, NULL, 0, zapped, 2, 0);
 	munmap(p, FOLIO_SZ);
 out:
 	ksft_test_result(ok,
@@ -594,11 +602,11 @@ static void test_pkey(void)
 	ok = p;
 	if (!ok)
 		goto out;
-	if (pkey_mprotect(page(p, 8), 8 * PAGE_SZ, PROT_READ | PROT_WRITE, pkey))
+	if (pkey_mprotect(page(p, nr_sub / 2), nr_sub / 2 * PAGE_SZ, PROT_READ | PROT_WRITE, pkey))
 		ksft_exit_fail_msg("pkey_mprotect: %s\n", strerror(errno));
-	ok = is_folio(p) && populate(p, 0, 8, MADV_POPULATE_WRITE);
+	ok = is_folio(p) && populate(p, 0, nr_sub / 2, MADV_POPULATE_WRITE);
 	pkey_set(pkey, PKEY_DISABLE_WRITE);
-	err = populate_err(p, 0, NR_SUB, MADV_POPULATE_WRITE);
+	err = populate_err(p, 0, nr_sub, MADV_POPULATE_WRITE);
 	pkey_set(pkey, 0);
 	if (err != EINVAL) {
 		ksft_print_msg("POPULATE_WRITE into a write-denied pkey: %s\n",
@@ -614,18 +622,22 @@ out:
 
 int main(void)
 {
-	char *p;
+	char *p, mthp_enabled[128];
 
 	ksft_print_header();
 	if (getuid())
 		ksft_exit_skip("must run as root\n");
-	if (access(MTHP_ENABLED, F_OK))
-		ksft_exit_skip("no 64 KiB mTHP (%s)\n", MTHP_ENABLED);
+	/* arm64's contiguous PTEs: 16 of 4 KiB, 32 of 64 KiB (128 of 16 KiB) */
+	folio_kb = PAGE_SZ >= 16384 ? 2048 : 64;
+	nr_sub = folio_kb * 1024 / PAGE_SZ;
+	snprintf(mthp_enabled, sizeof(mthp_enabled), MTHP_ENABLED, folio_kb);
+	if (access(mthp_enabled, F_OK))
+		ksft_exit_skip("no %lu KiB mTHP (%s)\n", folio_kb, mthp_enabled);
 	thp_save_settings();
 	atexit(thp_restore_settings);
-	/* 64 KiB folios only: no PMD-sized THP in the way. */
-	if (write_str(MTHP_ENABLED, "always"))
-		ksft_exit_skip("cannot enable 64 KiB mTHP\n");
+	/* These folios only: no PMD-sized THP in the way. */
+	if (write_str(mthp_enabled, "always"))
+		ksft_exit_skip("cannot enable %lu KiB mTHP\n", folio_kb);
 	thp_write_string("enabled", "never");
 	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
 	if (pagemap_fd < 0)
@@ -635,19 +647,19 @@ int main(void)
 		ksft_print_msg("no /proc/kpageflags: folios checked by pfn only\n");
 	p = folios_new(1);
 	if (!p)
-		ksft_exit_skip("anonymous faults do not get 64 KiB folios\n");
+		ksft_exit_skip("anonymous faults do not get %lu KiB folios\n", folio_kb);
 	munmap(p, FOLIO_SZ);
 
 	ksft_set_plan(17);
 	test_reference();
 	test_zapped(0, "first");
-	test_zapped(7, "middle");
-	test_zapped(NR_SUB - 1, "last");
+	test_zapped(P(7), "middle");
+	test_zapped(nr_sub - 1, "last");
 	test_mid_range();
 	test_populate_read();
 	test_mlock();
-	test_soft_dirty(0, 2 * NR_SUB, false, "soft-dirty clean, first page written");
-	test_soft_dirty(5, 24, true, "soft-dirty clean, mprotect round trip, pages 5 to 24");
+	test_soft_dirty(0, 2 * nr_sub, false, "soft-dirty clean, first page written");
+	test_soft_dirty(P(5), P(24), true, "soft-dirty clean, mprotect round trip, pages 5 to 24");
 	test_fork();
 	test_mremap();
 	test_vma_end();

@@ -48,13 +48,13 @@ static bool fault_free(bool thp)
 
 	if (!run_on(1))
 		return false;
-	raw = map_anon(chunk + THP_SZ, 0, -1);
+	raw = map_anon(chunk + ATHP_SZ, 0, -1);
 	if (!raw)
 		return false;
-	p = (char *)(((uintptr_t)raw + THP_SZ - 1) & ~(THP_SZ - 1));
+	p = (char *)(((uintptr_t)raw + ATHP_SZ - 1) & ~(ATHP_SZ - 1));
 	madvise(p, chunk, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	memset(p, 0x5a, chunk);
-	munmap(raw, chunk + THP_SZ);
+	munmap(raw, chunk + ATHP_SZ);
 	return drain_cpu1();
 }
 
@@ -73,10 +73,10 @@ static int cmp_double(const void *a, const void *b)
  */
 static double reclear_ratio(bool thp, long long *thp_faults)
 {
-	long long faults = vmstat_get("thp_fault_alloc");
+	long long faults = anon_thp_faults();
 	double ratio[ROUNDS];
 
-	chunk = thp ? THP_SZ : 16 * MIB;
+	chunk = thp ? ATHP_SZ : 16 * MIB;
 	for (int r = 0; r < ROUNDS; r++) {
 		unsigned long before = zp_read("zeroed_bytes");
 
@@ -84,7 +84,7 @@ static double reclear_ratio(bool thp, long long *thp_faults)
 			return -1;
 		ratio[r] = (double)(zp_read("zeroed_bytes") - before) / chunk;
 	}
-	*thp_faults = vmstat_get("thp_fault_alloc") - faults;
+	*thp_faults = anon_thp_faults() - faults;
 	qsort(ratio, ROUNDS, sizeof(ratio[0]), cmp_double);
 	ksft_print_msg("%s rounds:", thp ? "THP" : "4 KiB");
 	for (int r = 0; r < ROUNDS; r++)

@@ -73,6 +73,9 @@ errors_before=$(dmesg_errors)
 churn &
 churn_pid=$!
 
+# The smallest batch_size is a page (4096 bytes with 4K pages).
+page=$(sed -n 's/^KernelPageSize: *\([0-9]*\) kB$/\1/p' /proc/self/smaps | head -n 1)
+page=$(( ${page:-4} * 1024 ))
 ok=1
 fail_msg=
 n=0
@@ -84,7 +87,7 @@ while [ "$n" -lt "$ITER" ]; do
 	# Vary the knobs: order 0..10, small batches, short delays.
 	echo $(( 1 + n % 10 )) > "$ZP/mini_order" ||
 		{ ok=0; fail_msg="mini_order $n"; break; }
-	echo $(( 4096 << (n % 14) )) > "$ZP/batch_size" ||
+	echo $(( page << (n % 14) )) > "$ZP/batch_size" ||
 		{ ok=0; fail_msg="batch_size $n"; break; }
 	echo $(( n % 3 )) > "$ZP/delay_millisecs" ||
 		{ ok=0; fail_msg="delay $n"; break; }

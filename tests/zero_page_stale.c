@@ -58,34 +58,34 @@ static bool alloc_4k_faults(size_t len)
 
 static bool alloc_thp_faults(size_t len)
 {
-	char *raw = map_anon(len + THP_SZ, 0, -1), *p;
+	char *raw = map_anon(len + ATHP_SZ, 0, -1), *p;
 	bool ok;
 	size_t i;
 
 	if (!raw)
 		return false;
-	p = (char *)(((unsigned long)raw + THP_SZ - 1) & ~(THP_SZ - 1));
+	p = (char *)(((unsigned long)raw + ATHP_SZ - 1) & ~(ATHP_SZ - 1));
 	madvise(p, len, MADV_HUGEPAGE);
-	for (i = 0; i < len; i += THP_SZ)
+	for (i = 0; i < len; i += ATHP_SZ)
 		p[i + 4096 + 8] = 0;
 	ok = check_zero("thp faults", p, len);
-	munmap(raw, len + THP_SZ);
+	munmap(raw, len + ATHP_SZ);
 	return ok;
 }
 
 static bool alloc_thp_populate(size_t len)
 {
-	char *raw = map_anon(len + THP_SZ, 0, -1), *p;
+	char *raw = map_anon(len + ATHP_SZ, 0, -1), *p;
 	bool ok;
 
 	if (!raw)
 		return false;
-	p = (char *)(((unsigned long)raw + THP_SZ - 1) & ~(THP_SZ - 1));
+	p = (char *)(((unsigned long)raw + ATHP_SZ - 1) & ~(ATHP_SZ - 1));
 	madvise(p, len, MADV_HUGEPAGE);
 	if (madvise(p, len, MADV_POPULATE_WRITE))
 		ksft_print_msg("MADV_POPULATE_WRITE: %s\n", strerror(errno));
 	ok = check_zero("thp populate_write", p, len);
-	munmap(raw, len + THP_SZ);
+	munmap(raw, len + ATHP_SZ);
 	return ok;
 }
 
@@ -258,7 +258,7 @@ int main(void)
 	zp_write("enabled", "0");
 
 	/* Each path allocates about a sixth of the memory that is free now. */
-	chunk = (meminfo_get("MemFree") / 6) & ~(THP_SZ - 1);
+	chunk = (meminfo_get("MemFree") / 6) & ~(ATHP_SZ - 1);
 	if (chunk > 256 * MIB)
 		chunk = 256 * MIB;
 	if (chunk < 8 * MIB)

@@ -133,10 +133,14 @@ static void test_round_trips(void)
 	int o;
 
 	zp_write("enabled", "0");
-	ok &= round_trip("batch_size", "4096", 4096);
+	/* The smallest batch is a page: 4096 with 4K pages. */
+	snprintf(buf, sizeof(buf), "%lu", PAGE_SZ);
+	ok &= round_trip("batch_size", buf, PAGE_SZ);
 	ok &= round_trip("batch_size", "1099511627776", 1UL << 40);
-	ok &= round_trip("batch_size", "+8192", 8192);
-	ok &= round_trip("batch_size", "0000065536\n", 65536);
+	snprintf(buf, sizeof(buf), "+%lu", 2 * PAGE_SZ);
+	ok &= round_trip("batch_size", buf, 2 * PAGE_SZ);
+	snprintf(buf, sizeof(buf), "%010lu\n", 16 * PAGE_SZ);
+	ok &= round_trip("batch_size", buf, 16 * PAGE_SZ);
 	ok &= round_trip("batch_size", "67108864\n", 64 * MIB);
 	ok &= round_trip("delay_millisecs", "0", 0);
 	ok &= round_trip("delay_millisecs", "3600000", 3600000);

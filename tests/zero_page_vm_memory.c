@@ -29,11 +29,6 @@
 #define GUP_TEST "/sys/kernel/debug/gup_test"
 #define OVERCOMMIT HP_GLOBAL_DIR "/hugepages-2048kB/nr_overcommit_hugepages"
 
-#ifndef MFD_HUGETLB
-#define MFD_HUGETLB 0x0004U
-#endif
-/* A hugetlb memfd of 2 MiB pages, whatever the default hugetlb size. */
-#define MFD_HUGE_2M (MFD_HUGETLB | 21U << MAP_HUGE_SHIFT)
 #define HP_LEN (HP_PAGES * HP_2M_KB * 1024)
 
 static int gup_fd = -1;
@@ -91,13 +86,13 @@ static long long pin_kind(enum kind kind)
 		close(fd);
 		return hits;
 	}
-	raw = map_anon(TEST_SIZE + THP_SZ, 0, -1);
+	raw = map_anon(TEST_SIZE + ATHP_SZ, 0, -1);
 	if (!raw)
 		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
-	p = (char *)(((uintptr_t)raw + THP_SZ - 1) & ~(THP_SZ - 1));
+	p = (char *)(((uintptr_t)raw + ATHP_SZ - 1) & ~(ATHP_SZ - 1));
 	madvise(p, TEST_SIZE, kind == ANON_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	hits = pin_hits(p, TEST_SIZE);
-	munmap(raw, TEST_SIZE + THP_SZ);
+	munmap(raw, TEST_SIZE + ATHP_SZ);
 	return hits;
 }
 
@@ -122,7 +117,7 @@ static void test_pin(void)
 static void dirty_pool(void)
 {
 	size_t len = HP_LEN;
-	int fd = memfd_sized(len, MFD_HUGE_2M);
+	int fd = memfd_sized(len, hp_memfd_flags(HP_2M_KB));
 	char *p = map_shared(fd, len);
 
 	memset(p, 0xa5, len);
@@ -140,7 +135,7 @@ static const char *const hp_how_name[] = { "fault", "fallocate", "long-term pin"
 static bool hugetlb_memfd(enum hp_how how)
 {
 	size_t len = HP_LEN;
-	int fd = memfd_sized(len, MFD_HUGE_2M);
+	int fd = memfd_sized(len, hp_memfd_flags(HP_2M_KB));
 	char *p = map_shared(fd, len);
 	bool ok = true;
 

@@ -35,7 +35,7 @@ static int pagemap_fd = -1;
 /* MiB of free memory in blocks of order >= 9. */
 static double free_thp_mib(void)
 {
-	return free_share_from_order(pmd_order()) * meminfo_get("MemFree") / 100.0 / MIB;
+	return free_share_from_order(anon_thp_order()) * meminfo_get("MemFree") / 100.0 / MIB;
 }
 
 /*
@@ -122,7 +122,7 @@ int main(void)
 	 * below half of the free memory, also once the page cache took its
 	 * 16 MiB of small blocks.
 	 */
-	filler_len = ((size_t)free_thp_mib() * MIB - 8 * MIB) & ~(THP_SZ - 1);
+	filler_len = ((size_t)free_thp_mib() * MIB - 8 * MIB) & ~(ATHP_SZ - 1);
 	filler = map_anon(filler_len, MAP_NORESERVE, MADV_HUGEPAGE);
 	if (!filler || madvise(filler, filler_len, MADV_POPULATE_WRITE))
 		ksft_exit_fail_msg("THP filler failed\n");

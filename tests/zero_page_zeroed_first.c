@@ -59,8 +59,8 @@ static struct result mixed_run(void)
 		ksft_exit_fail_msg("zero_bytes failed\n");
 
 	ksft_print_msg("run start: %lu MiB free, %.1f%% of it in blocks >= order %d\n",
-		       meminfo_get("MemFree") / MIB, free_share_from_order(pmd_order()),
-		       pmd_order());
+		       meminfo_get("MemFree") / MIB, free_share_from_order(anon_thp_order()),
+		       anon_thp_order());
 	hit0 = vmstat_get("prezero_alloc_hit");
 	unused0 = vmstat_get("prezero_alloc_unused");
 	for (i = 0; i < ROUNDS; i++) {
@@ -78,24 +78,24 @@ static struct result mixed_run(void)
 		    write(pipes[i][1], buf, PIPE_SZ) != PIPE_SZ)
 			ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
 
-		thp_raw[i] = map_anon(2 * THP_SZ, 0, -1);
+		thp_raw[i] = map_anon(2 * ATHP_SZ, 0, -1);
 		if (!thp_raw[i])
 			ksft_exit_fail_msg("mmap failed\n");
-		thp[i] = (char *)(((uintptr_t)thp_raw[i] + THP_SZ - 1) & ~(THP_SZ - 1));
-		madvise(thp[i], THP_SZ, MADV_HUGEPAGE);
-		if (madvise(thp[i], THP_SZ, MADV_POPULATE_WRITE))
+		thp[i] = (char *)(((uintptr_t)thp_raw[i] + ATHP_SZ - 1) & ~(ATHP_SZ - 1));
+		madvise(thp[i], ATHP_SZ, MADV_HUGEPAGE);
+		if (madvise(thp[i], ATHP_SZ, MADV_POPULATE_WRITE))
 			ksft_exit_fail_msg("THP fault-in failed\n");
 	}
 	r.hit = vmstat_get("prezero_alloc_hit") - hit0;
 	r.unused = vmstat_get("prezero_alloc_unused") - unused0;
 	r.anon_pages = ROUNDS * 2 * CHUNK / PAGE_SZ;
-	r.free_thp = free_share_from_order(pmd_order());
+	r.free_thp = free_share_from_order(anon_thp_order());
 
 	for (i = 0; i < ROUNDS; i++) {
 		r.zero &= first_nonzero(anon4k[i], CHUNK) == -1 &&
-			  first_nonzero(thp[i], THP_SZ) == -1;
+			  first_nonzero(thp[i], ATHP_SZ) == -1;
 		munmap(anon4k[i], CHUNK);
-		munmap(thp_raw[i], 2 * THP_SZ);
+		munmap(thp_raw[i], 2 * ATHP_SZ);
 		close(files[i]);
 		close(pipes[i][0]);
 		close(pipes[i][1]);
@@ -142,8 +142,8 @@ int main(void)
 		pct(on.hit, on.anon_pages));
 
 	ksft_print_msg(
-		"free memory in free blocks of order >= 9 after the run: off %.1f%%, on %.1f%%\n",
-		off.free_thp, on.free_thp);
+		"free memory in free blocks of order >= %d after the run: off %.1f%%, on %.1f%%\n",
+		anon_thp_order(), off.free_thp, on.free_thp);
 
 	ksft_test_result(pct(on.hit, on.anon_pages) >= pct(off.hit, off.anon_pages) + 5,
 			 "zeroed_first: faults skip a larger share of their clears\n");

@@ -55,6 +55,39 @@ int pmd_order(void)
 	return __builtin_ctzl(pmd_size() / psize());
 }
 
+#define THP_DIR "/sys/kernel/mm/transparent_hugepage"
+
+unsigned long anon_thp_size(void)
+{
+	if (pmd_size() <= 32 * MIB ||
+	    access(THP_DIR "/hugepages-2048kB/enabled", F_OK))
+		return pmd_size();
+	return 2 * MIB;
+}
+
+void anon_thp_setup(void)
+{
+	char path[128];
+
+	if (anon_thp_size() == pmd_size())
+		return;
+	write_str(THP_DIR "/hugepages-2048kB/enabled", "inherit");
+	snprintf(path, sizeof(path), THP_DIR "/hugepages-%lukB/enabled", pmd_size() >> 10);
+	write_str(path, "never");
+}
+
+int anon_thp_order(void)
+{
+	return __builtin_ctzl(anon_thp_size() / psize());
+}
+
+long long anon_thp_faults(void)
+{
+	if (anon_thp_size() == pmd_size())
+		return vmstat_get("thp_fault_alloc");
+	return read_num_file(THP_DIR "/hugepages-2048kB/stats/anon_fault_alloc");
+}
+
 double now_secs(void)
 {
 	struct timespec ts;

@@ -57,6 +57,31 @@ unsigned long pmd_size(void);
 /* The order of pmd_size() in base pages (9 with 4K pages, 13 with 64K). */
 int pmd_order(void);
 
+/*
+ * The size of the anonymous THPs that the tests fault in: pmd_size(), or
+ * where a PMD is too large for a test guest of a few GiB (512 MiB with
+ * arm64's 64K pages) the 2 MiB mTHP (32 contiguous PTEs there), which
+ * anon_thp_setup() makes the only THP size.
+ */
+unsigned long anon_thp_size(void);
+
+/*
+ * With a 2 MiB anon_thp_size(): that mTHP size follows the top-level
+ * "enabled" (inherit), the PMD size is off, so that MADV_HUGEPAGE and
+ * enabled=always faults get 2 MiB folios. Nothing to do otherwise. Call
+ * after thp_save_settings(), which saves what this changes.
+ */
+void anon_thp_setup(void);
+
+/* The order of anon_thp_size() in base pages. */
+int anon_thp_order(void);
+
+/*
+ * Anonymous faults that got an anon_thp_size() folio since boot:
+ * thp_fault_alloc of /proc/vmstat, or the mTHP size's anon_fault_alloc.
+ */
+long long anon_thp_faults(void);
+
 /* CLOCK_MONOTONIC in seconds. */
 double now_secs(void);
 
