@@ -26,6 +26,15 @@
 /* The anonymous THPs that the tests fault in: THP_SZ, or 2 MiB mTHP. */
 #define ATHP_SZ anon_thp_size()
 
+/*
+ * The mTHP folio size of the tests: arm64's contiguous-PTE block, 64 KiB
+ * with 4K pages, 2 MiB with 16K and 64K pages (64 KiB on x86-64 too).
+ */
+static inline unsigned long contpte_size(void)
+{
+	return PAGE_SZ >= 16384 ? 2 * MIB : 64 * 1024;
+}
+
 static inline bool zp_present(void)
 {
 	return access(ZP_DIR "/enabled", F_OK) == 0;

@@ -628,7 +628,7 @@ int main(void)
 	if (getuid())
 		ksft_exit_skip("must run as root\n");
 	/* arm64's contiguous PTEs: 16 of 4 KiB, 32 of 64 KiB (128 of 16 KiB) */
-	folio_kb = PAGE_SZ >= 16384 ? 2048 : 64;
+	folio_kb = contpte_size() / 1024;
 	nr_sub = folio_kb * 1024 / PAGE_SZ;
 	snprintf(mthp_enabled, sizeof(mthp_enabled), MTHP_ENABLED, folio_kb);
 	if (access(mthp_enabled, F_OK))

@@ -124,8 +124,8 @@ static void one_round(enum path path, unsigned long *seed, struct result *res)
 		munmap(base, maplen);
 		break;
 	case P_MTHP:
-		/* Smaller than a PMD: with 64 KiB mTHP enabled, 64 KiB folios. */
-		len = (1 + rnd(seed) % 24) * 65536;
+		/* Smaller than a PMD: with contpte-sized mTHP enabled, such folios. */
+		len = (1 + rnd(seed) % 24) * contpte_size();
 		p = (unsigned char *)map_anon(len, 0, -1);
 		if (!p)
 			return;
@@ -268,7 +268,7 @@ int main(int argc, char **argv)
 	unsigned long all = 0, stale = 0;
 	long long failed0 = -1, checked0 = -1, failed = 0, checked = 0;
 	char saved_verify[8] = "";
-	char saved_mthp[128] = "", *sel = NULL, *end;
+	char saved_mthp[128] = "", mthp[128], *sel = NULL, *end;
 	pid_t ctl, pids[16];
 	FILE *f;
 
@@ -296,8 +296,10 @@ int main(int argc, char **argv)
 		ksft_exit_skip("module zero_page is not available\n");
 	ksft_set_plan(NR_PATHS + 2);
 
-	/* mTHP (64 KiB) if this kernel offers it; restored at the end. */
-	f = fopen("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled", "r");
+	/* mTHP of contpte_size() if this kernel offers it; restored at the end. */
+	snprintf(mthp, sizeof(mthp), "/sys/kernel/mm/transparent_hugepage/hugepages-%lukB/enabled",
+		 contpte_size() / 1024);
+	f = fopen(mthp, "r");
 	if (f) {
 		if (fgets(saved_mthp, sizeof(saved_mthp), f)) {
 			sel = strchr(saved_mthp, '[');
@@ -308,9 +310,7 @@ int main(int argc, char **argv)
 			}
 		}
 		if (sel && end)
-			have_mthp = !write_str(
-				"/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled",
-				"always");
+			have_mthp = !write_str(mthp, "always");
 		fclose(f);
 	}
 	/* The kernel's verify mode: Y/N, restored at the end. */
@@ -360,7 +360,8 @@ int main(int argc, char **argv)
 
 	for (j = 0; j < NR_PATHS; j++) {
 		if (j == P_MTHP && !have_mthp) {
-			ksft_test_result_skip("%s: no 64 KiB mTHP in this kernel\n", path_name[j]);
+			ksft_test_result_skip("%s: no %lu KiB mTHP in this kernel\n", path_name[j],
+					      contpte_size() / 1024);
 			continue;
 		}
 		all += j == P_PGTABLE ? 0 : total.pages[j];
@@ -382,6 +383,6 @@ int main(int argc, char **argv)
 	if (have_verify)
 		write_str(ZP_VERIFY, saved_verify[0] == 'Y' ? "1" : "0");
 	if (have_mthp)
-		write_str("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled", sel);
+		write_str(mthp, sel);
 	ksft_finished();
 }
