@@ -5,9 +5,10 @@
  * hugetlb mapping shares its page with a child after fork(); when the owner
  * writes, its copy-on-write fault needs a second page, and the only one
  * left is being zeroed by a task that gets almost no CPU: a real-time task
- * on the zeroer's CPU leaves it 0.2 ms every 100 ms. The fault waits for it
- * only briefly (alloc_waits), then takes the page from the zeroer and clears
- * it itself: it must neither wait until the zeroer gets the CPU nor fail. A
+ * on the zeroer's CPU (start_cpu_hog()) leaves it 0.2 ms every 100 ms and
+ * the fair server's 50 ms a second. The fault waits for it only briefly
+ * (alloc_waits), then takes the page from the zeroer and clears it itself:
+ * it must neither wait until the zeroer gets the CPU nor fail. A
  * failed allocation of the owner would make hugetlb_wp() unmap the page from
  * the child (unmap_ref_private()), which then dies of SIGBUS; the owner is
  * killed at the end, and the child must still read its data. (A fatal
@@ -27,8 +28,6 @@
  * Needs two CPUs and two free huge pages on node 0 (3 GiB of memory will
  * do); skipped otherwise.
  */
-#define _GNU_SOURCE
-#include <sched.h>
 #include <sys/wait.h>
 
 #include "hugetlb_prezero_common.h"
@@ -80,39 +79,10 @@ static void owner(int info_fd)
 	_exit(0);
 }
 
-/* Pins the calling task to @cpu. */
-static bool pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set) == 0;
-}
-
-/*
- * The real-time task on the zeroer's CPU, until killed: spins for 100 ms,
- * sleeps for 0.2 ms, in which the zeroer runs.
- */
-static void hog(void)
-{
-	struct sched_param sp = { .sched_priority = 1 };
-	const struct timespec gap = { .tv_nsec = 200 * 1000 };
-	double start;
-
-	if (!pin(1) || sched_setscheduler(0, SCHED_FIFO, &sp))
-		_exit(1);
-	for (;;) {
-		for (start = now_secs(); now_secs() - start < 0.1;)
-			;
-		nanosleep(&gap, NULL);
-	}
-}
-
 /* The zeroer, on the hog's CPU: asks for one page to be zeroed. */
 static void zeroer(void)
 {
-	if (!pin(1))
+	if (!pin_cpu(1))
 		_exit(1);
 	hp_zero(0, KB, 1);
 	_exit(0);
@@ -141,9 +111,9 @@ static enum round_result one_round(int round, char *child)
 	zeroed = hp_stat("zeroed_pages");
 
 	/* Start the starved zeroer on one of the two free pages. */
-	pid_hog = fork();
-	if (pid_hog == 0)
-		hog();
+	pid_hog = start_cpu_hog(1);
+	if (pid_hog < 0)
+		ksft_exit_skip("cannot run a SCHED_FIFO task on CPU 1\n");
 	pid_zeroer = fork();
 	if (pid_zeroer == 0)
 		zeroer();
@@ -181,8 +151,7 @@ static enum round_result one_round(int round, char *child)
 		*child = 'd';
 	kill(pid_zeroer, SIGKILL);
 	waitpid(pid_zeroer, NULL, 0);
-	kill(pid_hog, SIGKILL);
-	waitpid(pid_hog, NULL, 0);
+	stop_cpu_hog(pid_hog);
 	/* The reader is init's child now: wait until its page is unmapped. */
 	for (start = now_secs(); kill(reader, 0) == 0 && now_secs() - start < 10;)
 		usleep(1000);
@@ -223,7 +192,7 @@ int main(void)
 	ksft_set_plan(2);
 	hp_bind_node(0);
 	/* The owner, its child and this task stay off the zeroer's CPU. */
-	if (!pin(0))
+	if (!pin_cpu(0))
 		ksft_exit_fail_msg("sched_setaffinity: %s\n", strerror(errno));
 	for (round = 1; round <= ROUNDS; round++)
 		if (one_round(round, &child) != ROUND_AGAIN)

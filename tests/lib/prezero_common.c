@@ -3,6 +3,11 @@
  * Helpers shared by the kselftests of zero_page and hugetlb_prezero: see
  * prezero_common.h. Linked into every test.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* sched_setaffinity() */
+#endif
+#include <sched.h>
+
 #include "prezero_common.h"
 
 int sysfs_write(const char *path, const char *buf, size_t len)
@@ -107,6 +112,57 @@ int wait_child(pid_t pid, double secs)
 		usleep(1000);
 	} while (now_secs() - start < secs);
 	return -1;
+}
+
+bool pin_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) == 0;
+}
+
+pid_t start_cpu_hog(int cpu)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+	const struct timespec gap = { .tv_nsec = 200 * 1000 };
+	int ready[2];
+	double start;
+	pid_t pid;
+	char c;
+
+	if (pipe(ready))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(ready[0]);
+		if (!pin_cpu(cpu) || sched_setscheduler(0, SCHED_FIFO, &sp))
+			_exit(1);
+		if (write(ready[1], "h", 1) != 1)
+			_exit(1);
+		close(ready[1]);
+		for (;;) {
+			for (start = now_secs(); now_secs() - start < 0.1;)
+				;
+			nanosleep(&gap, NULL);
+		}
+	}
+	close(ready[1]);
+	if (pid > 0 && read(ready[0], &c, 1) != 1) {
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(ready[0]);
+	return pid;
+}
+
+void stop_cpu_hog(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
 }
 
 long long read_num_file(const char *path)

@@ -91,6 +91,25 @@ double now_secs(void);
  */
 int wait_child(pid_t pid, double secs);
 
+/* Pins the calling task to @cpu. */
+bool pin_cpu(int cpu);
+
+/*
+ * Starts a real-time task (SCHED_FIFO) on @cpu that spins for 100 ms and
+ * sleeps for 0.2 ms until it is killed: a task pinned to that CPU is
+ * preempted wherever the kernel may preempt it, and gets the CPU back in
+ * those gaps and in the share that the scheduler's fair server keeps for
+ * it (50 ms a second). Unlike a CPU quota (cpu.max throttles only on the
+ * way back to user space since Linux 7.x), this starves a task in the
+ * middle of a system call. Returns the task's pid once it runs, -1 if it
+ * could not be started (no such CPU, no SCHED_FIFO). stop_cpu_hog() ends
+ * it.
+ */
+pid_t start_cpu_hog(int cpu);
+
+/* Kills and reaps the task of start_cpu_hog(), if @pid > 0. */
+void stop_cpu_hog(pid_t pid);
+
 /* Reads a number from a file; -1 on error. */
 long long read_num_file(const char *path);
 
