@@ -32,7 +32,7 @@
 
 #include "hugetlb_prezero_common.h"
 
-#define ROUNDS 5
+#define ROUNDS 10
 
 static unsigned long kb;	/* the default hugetlb page size */
 #define KB kb

@@ -148,10 +148,11 @@ int main(void)
 	thp = vmstat_get("thp_file_alloc") - thp0;
 	rss = rss_shmem() - rss0;
 
-	ksft_print_msg("%zu MiB at %p (PMD offset %lu KiB): %lld PMD-sized folios, %ld minor faults for %lu pages, RssShmem %lu KiB\n",
-		       size / MIB, p, ((unsigned long)p & (THP_SZ - 1)) >> 10,
-		       thp, flt, pages, rss >> 10);
-	ksft_test_result(thp >= NR_THP, "misaligned MADV_POPULATE_WRITE allocates PMD-sized folios\n");
+	ksft_print_msg(
+		"%zu MiB at %p (PMD offset %lu KiB): %lld PMD-sized folios, %ld minor faults for %lu pages, RssShmem %lu KiB\n",
+		size / MIB, p, ((unsigned long)p & (THP_SZ - 1)) >> 10, thp, flt, pages, rss >> 10);
+	ksft_test_result(thp >= NR_THP,
+			 "misaligned MADV_POPULATE_WRITE allocates PMD-sized folios\n");
 	ksft_test_result(flt <= (long)pages / 16,
 			 "misaligned MADV_POPULATE_WRITE takes few faults (%ld for %lu pages)\n",
 			 flt, pages);
@@ -185,8 +186,9 @@ int main(void)
 	populate(p + half, half);
 	flt = minflt() - flt0;
 	rss = rss_shmem() - rss0;
-	ksft_print_msg("half unmapped and mapped again: %ld minor faults for %lu pages, RssShmem %lu KiB\n",
-		       flt, pages / 2, rss >> 10);
+	ksft_print_msg(
+		"half unmapped and mapped again: %ld minor faults for %lu pages, RssShmem %lu KiB\n",
+		flt, pages / 2, rss >> 10);
 	ok &= rss == size && has_pattern(p, size, 0);
 	ksft_test_result(ok, "upper half unmapped, mapped and populated again: data kept\n");
 
@@ -213,7 +215,8 @@ int main(void)
 		       rss >> 10, thp);
 	ok &= rss == size && has_pattern(p, cut, 0) &&
 	      first_nonzero(p + cut, size - cut) == -1 && pread_agrees(fd, p, 0, size);
-	ksft_test_result(ok, "truncated inside a folio and extended: old data kept, the rest zero\n");
+	ksft_test_result(ok,
+			 "truncated inside a folio and extended: old data kept, the rest zero\n");
 
 	/* Everything unmapped: no RssShmem left. */
 	if (munmap(p, size))
@@ -228,7 +231,8 @@ int main(void)
 	ok = has_pattern(p, cut, 0) && first_nonzero(p + cut, size - cut) == -1;
 	munmap(p, size);
 	close(fd);
-	ksft_test_result(ok && rss_shmem() == rss0, "mapped again after close: data kept, nothing leaked\n");
+	ksft_test_result(ok && rss_shmem() == rss0,
+			 "mapped again after close: data kept, nothing leaked\n");
 
 	/*
 	 * A window of half a PMD into the middle of a new memfd: no PMD-sized
