@@ -18,8 +18,8 @@
  * starved mid-page. (A CPU quota, cpu.max, no longer makes a slow zeroer
  * since Linux 7.x: a cgroup's tasks are throttled only on their way back to
  * user space.) A round only counts if the COW fault met the page while it
- * was being zeroed; a round in which the zeroer finished the page anyway
- * (zeroed_pages grew) is repeated, up to ROUNDS times.
+ * was being zeroed (alloc_waits grew); a round in which the zeroer finished
+ * the page anyway is repeated, up to ROUNDS times.
  *
  * The pages are of the default hugetlb size: 2 MiB with 4K base pages. With
  * arm64's 64K pages that is 512 MiB: a 2 MiB page there is 32 base pages,
@@ -164,7 +164,13 @@ static enum round_result one_round(int round, char *child)
 	close(info[1]);
 
 	ok = rc == 0;
-	if (ok && (!started || zeroed > 0) && round < ROUNDS) {
+	/*
+	 * The fault met the page being zeroed only if it waited: a zeroer
+	 * preempted after it finished the page but before it counted it
+	 * leaves zeroed_pages unchanged, and the fault then takes a zeroed
+	 * page without waiting.
+	 */
+	if (ok && (!started || zeroed > 0 || waited == 0) && round < ROUNDS) {
 		ksft_print_msg(
 			"round %d: the zeroer %s before the COW fault (waited %.3f s for it, fault %.3f s); again\n",
 			round, started ? "finished its page" : "had not started",
