@@ -9,6 +9,8 @@
 #include "hugetlb_prezero_common.h"
 
 #define KB HP_2M_KB
+/* Late notifications of the pool's growth taken before the first test. */
+#define DRAIN 3
 
 /* Re-arms by reading from offset 0; returns the count. */
 static long long rearm(int fd)
@@ -34,6 +36,7 @@ int main(void)
 {
 	struct epoll_event ev = { .events = EPOLLPRI | EPOLLERR };
 	char path[256];
+	long long count;
 	double t0, dt;
 	int fd, ep, r;
 	char *p;
@@ -57,10 +60,23 @@ int main(void)
 	if (fd < 0 || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev))
 		ksft_exit_fail_msg("epoll setup: %s\n", strerror(errno));
 
-	/* epoll reports a fresh file once: read it to arm. */
+	/*
+	 * epoll reports a fresh file once: read it to arm. Growing the pool
+	 * freed 8 unzeroed pages, and the notification of that comes from a
+	 * delayed work that can run after the open (late under TCG, seen on
+	 * arm64): take up to DRAIN such events, each followed by a quiet
+	 * period, before asking for silence. A notification that keeps
+	 * coming for nothing still fails the test.
+	 */
 	wait_pri(ep, 0);
-	ksft_test_result(rearm(fd) == 0 && wait_pri(ep, 300) == 0,
-			 "no event while nothing is zeroable\n");
+	rearm(fd);
+	for (int i = 0; i < DRAIN && wait_pri(ep, 300) == 1; i++)
+		rearm(fd);
+	count = rearm(fd);
+	r = wait_pri(ep, 300);
+	ksft_test_result(count == 0 && r == 0,
+			 "no event while nothing is zeroable (count %lld, event %d)\n",
+			 count, r);
 
 	p = hp_map(KB, 3);
 	if (!p)
