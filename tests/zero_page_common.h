@@ -382,10 +382,18 @@ static inline size_t dirty_free_memory(size_t keep, unsigned char pattern)
 	}
 	len = avail > keep + 32 * MIB ? (avail - keep) & ~(ATHP_SZ - 1) : 0;
 	p = len ? map_anon(len, MAP_NORESERVE, MADV_HUGEPAGE) : NULL;
-	/* Populate chunk by chunk so that a failure still dirties something. */
+	/*
+	 * Populate chunk by chunk so that a failure still dirties something,
+	 * and stop 32 MiB under `keep` (still above the min watermark) if
+	 * memory went elsewhere meanwhile: with 64K pages the OOM killer
+	 * ended zero_page_compaction here with 100 MiB free (the min
+	 * watermark) where it keeps 256 MiB.
+	 */
 	for (done = 0; p && done < len; done += 16 * MIB) {
 		size_t n = len - done < 16 * MIB ? len - done : 16 * MIB;
 
+		if (meminfo_get("MemFree") + 32 * MIB < keep + n)
+			break;
 		memset(p + done, pattern, n);
 	}
 	if (q)
@@ -393,7 +401,7 @@ static inline size_t dirty_free_memory(size_t keep, unsigned char pattern)
 	if (!p)
 		return 0;
 	munmap(p, len);
-	return len;
+	return done < len ? done : len;
 }
 
 /*
