@@ -61,6 +61,14 @@ static struct result mixed_run(void)
 	ksft_print_msg("run start: %lu MiB free, %.1f%% of it in blocks >= order %d\n",
 		       meminfo_get("MemFree") / MIB, free_share_from_order(anon_thp_order()),
 		       anon_thp_order());
+	/*
+	 * With 64K pages free pageblocks (512 MiB) are few: where they are
+	 * under half of the free memory, allocations that overwrite take
+	 * zeroed blocks rather than break one up (free_pageblocks_scarce()).
+	 */
+	if (pmd_order() != anon_thp_order())
+		ksft_print_msg("run start: %.1f%% of the free memory in pageblocks (order %d)\n",
+			       free_share_from_order(pmd_order()), pmd_order());
 	hit0 = vmstat_get("prezero_alloc_hit");
 	unused0 = vmstat_get("prezero_alloc_unused");
 	for (i = 0; i < ROUNDS; i++) {
