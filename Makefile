@@ -43,7 +43,7 @@ check:
 	scripts/check $(ARCH_OPT)
 
 check-migrate:
-	scripts/check balloon_migrate
+	scripts/check $(ARCH_OPT) balloon_migrate
 
 check-mm:
 	scripts/check-mm

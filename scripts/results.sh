@@ -25,7 +25,8 @@
 
 # Count one TAP stream. A program's own results ("# ok N", "# not ok N")
 # count one by one; a program that failed without a failing result of its
-# own (a crash, a timeout) counts as one more failure.
+# own (a crash, a timeout), or that never reported how it ended (the guest
+# or its QEMU went away under it), counts as one more failure.
 count() {
 	local counts p f s
 	counts=$(tr -d '\r' < "$1" | awk '
@@ -33,6 +34,8 @@ count() {
 			if (inprog && top != "") {
 				if (top == "fail" && !ifail) f++
 				if (!seen) { if (top == "pass") p++; else if (top == "skip") s++ }
+			} else if (inprog) {
+				f++
 			}
 			inprog = 0; seen = 0; ifail = 0; top = ""
 		}
@@ -56,7 +59,8 @@ count() {
 }
 
 # vm-run's exit status: 0 or 1 is the command's (its failures are in the
-# TAP stream); the others are failures of the boot itself.
+# TAP stream), or 1 a failed migration (said on its stderr); the others are
+# failures of the boot itself.
 boot_status() {
 	local what=$1 rc=$2 err=$3
 	case $rc in
@@ -68,6 +72,9 @@ boot_status() {
 	esac
 	if [ "$rc" = 1 ] && grep -q "kernel splat" "$err"; then
 		fail=$((fail + 1)); failures+=("$what: kernel splat (WARNING/BUG/lockdep/bad page)")
+	fi
+	if [ "$rc" = 1 ] && grep -q "FAIL: migration" "$err"; then
+		fail=$((fail + 1)); failures+=("$what: live migration failed")
 	fi
 }
 
