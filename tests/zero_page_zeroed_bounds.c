@@ -117,7 +117,7 @@ int main(void)
 	 * of them.
 	 */
 	if (ATHP_SZ != THP_SZ)
-		ksft_exit_skip("anonymous THP (%zu KiB) smaller than a PMD (%zu KiB): free pageblocks cannot be made scarce\n",
+		ksft_exit_skip("THPs of %zu KiB are not pageblocks of %zu KiB\n",
 			       (size_t)ATHP_SZ / 1024, (size_t)THP_SZ / 1024);
 	ksft_set_plan(3);
 	zp_save();
