@@ -134,12 +134,8 @@ static inline int balloon_migrate(int max_mib_per_s)
 /* The test frees its blocks at that share of the first pass */
 #define FREE_AT 0.45
 
-static char saved_zeroed_first[8];
-
 static void restore(void)
 {
-	if (saved_zeroed_first[0])
-		sysfs_write(ZEROED_FIRST, saved_zeroed_first[0] == 'Y' ? "1" : "0", 1);
 	zp_verify_restore();
 	thp_restore_settings();
 	balloon_load(false);
@@ -327,8 +323,7 @@ int main(void)
 
 	/* What user space sees: no check and clear of pre-zeroed pages. */
 	write_str(ZP_VERIFY, "0");
-	if (sysfs_read(ZEROED_FIRST, saved_zeroed_first, sizeof(saved_zeroed_first)) > 0)
-		write_str(ZEROED_FIRST, "0");
+	zeroed_first_set(false);
 	thp_write_string("enabled", "always");
 	ret = klog_count("checking, then trusting it");
 	ksft_test_result(balloon_load(true) &&

@@ -201,6 +201,31 @@ static inline void zp_verify_restore(void)
 		sysfs_write(ZP_VERIFY, zp_saved_verify[0] == 'Y' ? "1" : "0", 1);
 }
 
+/* zeroed_first as the test found it, put back by zeroed_first_restore(). */
+static char zp_saved_zeroed_first[8];
+
+static inline void zeroed_first_restore(void)
+{
+	if (zp_saved_zeroed_first[0])
+		sysfs_write(ZEROED_FIRST, zp_saved_zeroed_first[0] == 'Y' ? "1" : "0", 1);
+}
+
+/*
+ * Sets page_reporting.zeroed_first, first saving it for
+ * zeroed_first_restore() (run at exit); returns false if the kernel has no
+ * such parameter.
+ */
+static inline bool zeroed_first_set(bool on)
+{
+	if (!zp_saved_zeroed_first[0]) {
+		if (sysfs_read(ZEROED_FIRST, zp_saved_zeroed_first,
+			       sizeof(zp_saved_zeroed_first)) <= 0)
+			return false;
+		atexit(zeroed_first_restore);
+	}
+	return !sysfs_write(ZEROED_FIRST, on ? "1" : "0", 1);
+}
+
 /*
  * One test result: since zp_verify_require() saw failed0 and checked0,
  * verify_zeroed checked pre-zeroed pages and found none that was not zero.

@@ -17,6 +17,13 @@
  *   do not clear stopped taking the zeroed pages a refill left on a
  *   per-CPU list);
  * - every anonymous byte reads zero and verify_zeroed finds nothing dirty.
+ * The run with the parameter off goes first: its pipe buffers claim an
+ * unmovable pageblock (512 MiB with 64K pages), whose free memory the
+ * budget of the second run would clear first if page reporting walked the
+ * free lists of every migratetype in one order after another (before
+ * "mm: page_reporting: report movable free blocks first": 50.1% of the
+ * pre-zeroed pages overwritten with the parameter on, 30.5% of the faults
+ * skipped their clear; 0.0% and 60.6% when the run with it on went first).
  */
 #define _GNU_SOURCE
 #include "zero_page_common.h"
@@ -32,14 +39,6 @@ struct result {
 	double free_thp;	/* % of free memory in free blocks >= PMD order */
 	bool zero;
 };
-
-static char saved_zeroed_first[8];
-
-static void restore_zeroed_first(void)
-{
-	if (saved_zeroed_first[0])
-		sysfs_write(ZEROED_FIRST, saved_zeroed_first[0] == 'Y' ? "1" : "0", 1);
-}
 
 /* One mixed run; everything it allocated stays allocated until it ends. */
 static struct result mixed_run(void)
@@ -124,9 +123,8 @@ int main(void)
 	ksft_print_header();
 	zp_require();
 	zp_verify_require(&failed0, &checked0);
-	if (sysfs_read(ZEROED_FIRST, saved_zeroed_first, sizeof(saved_zeroed_first)) <= 0)
+	if (!zeroed_first_set(false))
 		ksft_exit_skip(ZEROED_FIRST " does not exist\n");
-	atexit(restore_zeroed_first);
 	ksft_set_plan(4);
 	zp_save();
 	if (sysfs_write(ZP_VERIFY, "1", 1))
@@ -135,9 +133,8 @@ int main(void)
 	zp_write("background", "0");
 	thp_write_string("enabled", "madvise");
 
-	sysfs_write(ZEROED_FIRST, "0", 1);
 	off = mixed_run();
-	sysfs_write(ZEROED_FIRST, "1", 1);
+	zeroed_first_set(true);
 	on = mixed_run();
 
 	ksft_print_msg(
