@@ -2,18 +2,18 @@
 /*
  * Each freed byte is cleared about once. Once a flush has zeroed the free
  * memory, a second flush clears (almost) nothing; faulting in and freeing
- * one THP and flushing again clears at most 1.1 bytes per byte freed
- * (zeroed_bytes over the size freed), although the block split for the
- * allocation is left behind and the freed block merges with the zero block
- * around it. 16 MiB of 4 KiB pages come from many blocks of a fragmented
- * free memory, and a freed block that merges with a zero lower half is
- * cleared whole (the merged block can only say that an upper half is
- * zero): at most 1.3 bytes per byte freed there. Measured after the other
- * tests of a boot: 1.00-1.02 for THPs, 0.98-1.00 for 4 KiB pages, and once
- * 1.21 with 4 MiB of 4 KiB pages. Without the zero hints of merged blocks
- * both are about 2. The faults run on CPU 1, which is taken offline and
- * back before each flush, so that its per-CPU lists give the freed pages
- * back to the buddy allocator.
+ * one THP (with 64K pages 4 mTHPs of 2 MiB) and flushing again clears at
+ * most 1.1 bytes per byte freed (zeroed_bytes over the size freed),
+ * although the block split for the allocation is left behind and the freed
+ * block merges with the zero block around it. 16 MiB of 4 KiB pages come
+ * from many blocks of a fragmented free memory, and a freed block that
+ * merges with a zero lower half is cleared whole (the merged block can
+ * only say that an upper half is zero): at most 1.3 bytes per byte freed
+ * there. Measured after the other tests of a boot: 1.00-1.02 for THPs,
+ * 0.98-1.00 for 4 KiB pages, and once 1.21 with 4 MiB of 4 KiB pages.
+ * Without the zero hints of merged blocks both are about 2. The faults run
+ * on CPU 1, which is taken offline and back before each flush, so that its
+ * per-CPU lists give the freed pages back to the buddy allocator.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -76,7 +76,13 @@ static double reclear_ratio(bool thp, long long *thp_faults)
 	long long faults = anon_thp_faults();
 	double ratio[ROUNDS];
 
-	chunk = thp ? ATHP_SZ : 16 * MIB;
+	/*
+	 * At least 128 pages: a few pages freed beside the chunk (page tables,
+	 * pages of other tasks) weigh 0.2% each of a 2 MiB THP of 4 KiB pages,
+	 * but 3% of a 2 MiB mTHP of 64K pages (there 1.062-1.125 per round
+	 * with one mTHP), so that 64K pages fault in several mTHPs.
+	 */
+	chunk = thp ? (ATHP_SZ > 128 * PAGE_SZ ? ATHP_SZ : 128 * PAGE_SZ) : 16 * MIB;
 	for (int r = 0; r < ROUNDS; r++) {
 		unsigned long before = zp_read("zeroed_bytes");
 
