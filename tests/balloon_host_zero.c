@@ -32,10 +32,12 @@
 #define TEST_DIRTY "/sys/module/virtio_balloon/parameters/host_zero_test_dirty"
 #define TRUST_MSG "checking, then trusting it"
 #define PR_ORDER "/sys/module/page_reporting/parameters/page_reporting_order"
-/* The driver reads every byte of what the host acknowledged first... */
+/*
+ * The driver reads every byte of what the host acknowledged first, and the
+ * block that ends that budget in full: at most a MAX_PAGE_ORDER block,
+ * 4 MiB with 4K pages, 512 MiB with 64K pages.
+ */
 #define CHECK_ALL (64 * MIB)
-/* ... the block that ends that budget in full (MAX_PAGE_ORDER, x86) */
-#define MAX_BLOCK (4 * MIB)
 #define BROKEN_MSG "no longer trusted"
 
 static long long saved_overcommit = -1;
@@ -151,7 +153,8 @@ int main(void)
 	 */
 	d = since(probe);
 	order = read_num_file(PR_ORDER);
-	limit = (CHECK_ALL + MAX_BLOCK) / PAGE_SZ + (order >= 0 ? d.pages >> order : 0);
+	limit = CHECK_ALL / PAGE_SZ + (1L << max_page_order()) +
+		(order >= 0 ? d.pages >> order : 0);
 	ksft_test_result(order >= 0 && d.checked <= limit,
 			 "since probe the check read %lld pages of %lld marked (at most %lld)\n",
 			 d.checked, d.pages, limit);
