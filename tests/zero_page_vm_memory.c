@@ -231,7 +231,7 @@ static void test_off(void)
 	long long hits;
 
 	if (min_free * 1024 + 32 * MIB > KEEP_FREE) {
-		ksft_test_result_skip("zero_page off: the min watermark (%lld MiB) keeps zero blocks out of reach\n",
+		ksft_test_result_skip("zero_page off: min watermark %lld MiB keeps zero blocks\n",
 				      min_free >> 10);
 		return;
 	}
