@@ -201,6 +201,21 @@ static inline void zp_verify_restore(void)
 		sysfs_write(ZP_VERIFY, zp_saved_verify[0] == 'Y' ? "1" : "0", 1);
 }
 
+/*
+ * Whether a test may allocate all free memory but @keep bytes: @keep is
+ * 32 MiB above the min watermark (/proc/sys/vm/min_free_kbytes; its size in
+ * MiB in *@min_mib). With 64K pages the watermark is 98 MiB in a 2 GiB
+ * guest: such a test meets the OOM killer, and zero blocks of earlier
+ * flushes stay in what it can reach, so that it cannot use them up.
+ */
+static inline bool keep_above_min_watermark(size_t keep, long long *min_mib)
+{
+	long long min_free = read_num_file("/proc/sys/vm/min_free_kbytes");
+
+	*min_mib = min_free >> 10;
+	return min_free >= 0 && (size_t)min_free * 1024 + 32 * MIB <= keep;
+}
+
 /* zeroed_first as the test found it, put back by zeroed_first_restore(). */
 static char zp_saved_zeroed_first[8];
 

@@ -227,12 +227,11 @@ static void test_surplus(void)
  */
 static void test_off(void)
 {
-	long long min_free = read_num_file("/proc/sys/vm/min_free_kbytes");
-	long long hits;
+	long long hits, min_mib;
 
-	if (min_free * 1024 + 32 * MIB > KEEP_FREE) {
+	if (!keep_above_min_watermark(KEEP_FREE, &min_mib)) {
 		ksft_test_result_skip("zero_page off: min watermark %lld MiB keeps zero blocks\n",
-				      min_free >> 10);
+				      min_mib);
 		return;
 	}
 	zp_write("enabled", "0");
