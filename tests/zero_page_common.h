@@ -202,18 +202,17 @@ static inline void zp_verify_restore(void)
 }
 
 /*
- * Whether a test may allocate all free memory but @keep bytes: @keep is
- * 32 MiB above the min watermark (/proc/sys/vm/min_free_kbytes; its size in
- * MiB in *@min_mib). With 64K pages the watermark is 98 MiB in a 2 GiB
- * guest: such a test meets the OOM killer, and zero blocks of earlier
- * flushes stay in what it can reach, so that it cannot use them up.
+ * The least free memory a test can leave when it allocates all the rest:
+ * 32 MiB above the min watermark (/proc/sys/vm/min_free_kbytes), 0 if that
+ * cannot be read. dirty_free_memory() leaves at least that much; with 64K
+ * pages (98 MiB watermark in a 2 GiB guest) it is more than some tests
+ * keep, and zero blocks of earlier flushes stay in what they cannot reach.
  */
-static inline bool keep_above_min_watermark(size_t keep, long long *min_mib)
+static inline size_t min_keep_free(void)
 {
 	long long min_free = read_num_file("/proc/sys/vm/min_free_kbytes");
 
-	*min_mib = min_free >> 10;
-	return min_free >= 0 && (size_t)min_free * 1024 + 32 * MIB <= keep;
+	return min_free > 0 ? (size_t)min_free * 1024 + 32 * MIB : 0;
 }
 
 /* zeroed_first as the test found it, put back by zeroed_first_restore(). */
@@ -394,7 +393,7 @@ static inline size_t dirty_free_memory(size_t keep, unsigned char pattern)
 {
 	size_t avail = meminfo_get("MemFree");
 	double share = free_share_from_order(anon_thp_order());
-	long long min_free = read_num_file("/proc/sys/vm/min_free_kbytes");
+	size_t min_keep = min_keep_free();
 	size_t len, small = 0, done = 0;
 	char *p, *q = NULL;
 
@@ -403,8 +402,8 @@ static inline size_t dirty_free_memory(size_t keep, unsigned char pattern)
 	 * 100 MiB with 64K pages (khugepaged asks for 5% of memory when a
 	 * pageblock is 512 MiB), more than some callers keep.
 	 */
-	if (min_free > 0 && keep < (size_t)min_free * 1024 + 32 * MIB)
-		keep = (size_t)min_free * 1024 + 32 * MIB;
+	if (keep < min_keep)
+		keep = min_keep;
 	if (avail <= keep + 32 * MIB)
 		return 0;
 	/*
